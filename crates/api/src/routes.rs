@@ -1,0 +1,783 @@
+//! The route table and its handlers, named after Stream's operation ids; each parses, calls one service, replies.
+
+use crate::context::{json_param, RequestContext};
+use crate::reply::{ErrorReply, Outcome, Reply};
+use crate::{socket, AppState};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use eddy_chat::requests::*;
+use eddy_protocol::ApiError;
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+fn ok(context: &RequestContext, body: Value) -> Outcome {
+    Ok(Reply {
+        status: StatusCode::OK,
+        body,
+        started: context.started,
+    })
+}
+
+fn created(context: &RequestContext, body: Value) -> Outcome {
+    Ok(Reply {
+        status: StatusCode::CREATED,
+        body,
+        started: context.started,
+    })
+}
+
+/// Maps a service result to a reply with the given status.
+fn answer(
+    context: &RequestContext,
+    status: StatusCode,
+    result: Result<Value, ApiError>,
+) -> Outcome {
+    match result {
+        Ok(body) => Ok(Reply {
+            status,
+            body,
+            started: context.started,
+        }),
+        Err(error) => Err(context.fail(error)),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/app", get(get_app).patch(update_app))
+        .route(
+            "/users",
+            post(upsert_users)
+                .patch(update_users_partial)
+                .get(query_users),
+        )
+        .route("/users/{user_id}", delete(delete_user))
+        .route("/users/{user_id}/deactivate", post(deactivate_user))
+        .route("/users/{user_id}/reactivate", post(reactivate_user))
+        .route("/guest", post(create_guest))
+        .route(
+            "/channeltypes",
+            get(list_channel_types).post(create_channel_type),
+        )
+        .route(
+            "/channeltypes/{name}",
+            get(get_channel_type)
+                .put(update_channel_type)
+                .delete(delete_channel_type),
+        )
+        .route("/channels", post(query_channels))
+        .route("/channels/delete", post(delete_channels))
+        .route("/channels/read", post(mark_channels_read))
+        .route(
+            "/channels/{type}/query",
+            post(get_or_create_distinct_channel),
+        )
+        .route("/channels/{type}/{id}/query", post(get_or_create_channel))
+        .route(
+            "/channels/{type}/{id}",
+            post(update_channel)
+                .patch(update_channel_partial)
+                .delete(delete_channel),
+        )
+        .route("/channels/{type}/{id}/truncate", post(truncate_channel))
+        .route("/channels/{type}/{id}/hide", post(hide_channel))
+        .route("/channels/{type}/{id}/show", post(show_channel))
+        .route(
+            "/channels/{type}/{id}/stop-watching",
+            post(stop_watching_channel),
+        )
+        .route(
+            "/channels/{type}/{id}/member/{user_id}",
+            patch(update_member_partial),
+        )
+        .route(
+            "/channels/{type}/{id}/member",
+            patch(update_member_partial_by_query),
+        )
+        .route("/channels/{type}/{id}/read", post(mark_read))
+        .route("/channels/{type}/{id}/event", post(send_event))
+        .route("/channels/{type}/{id}/message", post(send_message))
+        .route("/channels/{type}/{id}/messages", get(get_many_messages))
+        .route(
+            "/messages/{id}",
+            get(get_message)
+                .post(update_message)
+                .put(update_message_partial)
+                .delete(delete_message),
+        )
+        .route("/messages/{id}/replies", get(get_replies))
+        .route("/messages/{id}/reaction", post(send_reaction))
+        .route("/messages/{id}/reaction/{type}", delete(delete_reaction))
+        .route("/messages/{id}/reactions", get(get_reactions))
+        .route("/unread", get(unread_counts))
+        .route("/tasks/{id}", get(get_task))
+        .route("/hi", get(hi))
+        .route("/connect", get(socket::connect));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .fallback(unknown_route)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> StatusCode {
+    if state.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+async fn unknown_route(method: Method, uri: axum::http::Uri) -> ErrorReply {
+    ErrorReply::new(
+        ApiError::not_found(format!(
+            "{method} {} is not an endpoint eddy serves (yet)",
+            uri.path()
+        )),
+        Instant::now(),
+    )
+}
+
+async fn hi(context: RequestContext) -> Outcome {
+    ok(&context, json!({}))
+}
+
+async fn get_app(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let result = state.chat.get_app(&context.app).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn update_app(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("UpdateApp")?;
+    let changes: Map<String, Value> = context.body(&body)?;
+    let result = state.chat.update_app(&context.app, changes).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn upsert_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: UpsertUsers = context.body(&body)?;
+    let result = state
+        .chat
+        .upsert_users(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn update_users_partial(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: UpdateUsersPartial = context.body(&body)?;
+    let result = state
+        .chat
+        .update_users_partial(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn query_users(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let request: QueryUsers = context.payload()?;
+    let result = state.chat.query_users(context.app.id, request).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(user_id): Path<String>,
+) -> Outcome {
+    context.require_server("DeleteUser")?;
+    let hard = context.flag("hard_delete");
+    let result = state.chat.delete_user(context.app.id, &user_id, hard).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn deactivate_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(user_id): Path<String>,
+) -> Outcome {
+    context.require_server("DeactivateUser")?;
+    let result = state
+        .chat
+        .set_user_active(context.app.id, &user_id, false)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn reactivate_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(user_id): Path<String>,
+) -> Outcome {
+    context.require_server("ReactivateUser")?;
+    let result = state
+        .chat
+        .set_user_active(context.app.id, &user_id, true)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn create_guest(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: CreateGuest = context.body(&body)?;
+    let input = request.user.ok_or_else(|| {
+        context.fail(ApiError::input("user is required").in_operation("CreateGuest"))
+    })?;
+    let (user, rendered) = state
+        .chat
+        .create_guest(&context.app, input)
+        .await
+        .map_err(|e| context.fail(e))?;
+    let token = eddy_core::auth::sign_user_token(
+        &context.app.api_secret,
+        &user.id,
+        Some(chrono::Utc::now().timestamp() - 5),
+        None,
+    )
+    .map_err(|_| context.fail(ApiError::internal()))?;
+    created(&context, json!({ "user": rendered, "access_token": token }))
+}
+
+async fn list_channel_types(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let result = state.chat.list_channel_types(&context.app).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_channel_type(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Outcome {
+    let result = state.chat.get_channel_type(&context.app, &name).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn create_channel_type(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("CreateChannelType")?;
+    let fields: Map<String, Value> = context.body(&body)?;
+    let result = state.chat.create_channel_type(&context.app, fields).await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn update_channel_type(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("UpdateChannelType")?;
+    let fields: Map<String, Value> = context.body(&body)?;
+    let result = state
+        .chat
+        .update_channel_type(&context.app, &name, fields)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn delete_channel_type(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Outcome {
+    context.require_server("DeleteChannelType")?;
+    let result = state.chat.delete_channel_type(&context.app, &name).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn query_channels(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: QueryChannels = context.body(&body)?;
+    let result = state
+        .chat
+        .query_channels(
+            context.app.id,
+            &context.actor,
+            request,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn get_or_create_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: GetOrCreateChannel = context.body(&body)?;
+    let result = state
+        .chat
+        .get_or_create_channel(
+            context.app.id,
+            &context.actor,
+            &kind,
+            Some(&id),
+            request,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn get_or_create_distinct_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: GetOrCreateChannel = context.body(&body)?;
+    let result = state
+        .chat
+        .get_or_create_channel(
+            context.app.id,
+            &context.actor,
+            &kind,
+            None,
+            request,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn update_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: UpdateChannel = context.body(&body)?;
+    let result = state
+        .chat
+        .update_channel(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn update_channel_partial(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: PartialUpdate = context.body(&body)?;
+    let result = state
+        .chat
+        .update_channel_partial(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn delete_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+) -> Outcome {
+    let hard = context.flag("hard_delete");
+    let result = state
+        .chat
+        .delete_channel(context.app.id, &context.actor, &kind, &id, hard)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn delete_channels(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("DeleteChannels")?;
+    let request: DeleteChannels = context.body(&body)?;
+    let result = state.chat.delete_channels(context.app.id, request).await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn truncate_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: Truncate = context.body(&body)?;
+    let result = state
+        .chat
+        .truncate_channel(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn hide_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: ActingUser = context.body(&body)?;
+    let result = state
+        .chat
+        .set_hidden(context.app.id, &context.actor, &kind, &id, request, true)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn show_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: ActingUser = context.body(&body)?;
+    let result = state
+        .chat
+        .set_hidden(context.app.id, &context.actor, &kind, &id, request, false)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn stop_watching_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+) -> Outcome {
+    let result = state
+        .chat
+        .stop_watching(
+            context.app.id,
+            &context.actor,
+            &kind,
+            &id,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn update_member_partial(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id, user_id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: PartialUpdate = context.body(&body)?;
+    let result = state
+        .chat
+        .update_member_partial(
+            context.app.id,
+            &context.actor,
+            &kind,
+            &id,
+            &user_id,
+            request,
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn update_member_partial_by_query(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: PartialUpdate = context.body(&body)?;
+    let user_id = match (context.param("user_id"), &context.actor) {
+        (Some(id), _) => id.to_owned(),
+        (None, eddy_chat::Actor::User(user)) => user.id.clone(),
+        _ => {
+            return Err(context
+                .fail(ApiError::input("user_id is required").in_operation("UpdateMemberPartial")))
+        }
+    };
+    let result = state
+        .chat
+        .update_member_partial(
+            context.app.id,
+            &context.actor,
+            &kind,
+            &id,
+            &user_id,
+            request,
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn mark_read(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: ActingUser = context.body(&body)?;
+    let result = state
+        .chat
+        .mark_read(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn mark_channels_read(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: MarkChannelsRead = context.body(&body)?;
+    let result = state
+        .chat
+        .mark_channels_read(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn send_event(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: SendEvent = context.body(&body)?;
+    let result = state
+        .chat
+        .send_event(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn send_message(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: SendMessage = context.body(&body)?;
+    let result = state
+        .chat
+        .send_message(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn get_many_messages(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+) -> Outcome {
+    let ids: Vec<String> = context
+        .param("ids")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let result = state
+        .chat
+        .get_messages(context.app.id, &context.actor, &kind, &id, &ids)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_message(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+) -> Outcome {
+    let show_deleted = context.flag("show_deleted_message");
+    let result = state
+        .chat
+        .get_message(context.app.id, &context.actor, &id, show_deleted)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn update_message(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: UpdateMessage = context.body(&body)?;
+    let result = state
+        .chat
+        .update_message(context.app.id, &context.actor, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn update_message_partial(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: PartialUpdate = context.body(&body)?;
+    let result = state
+        .chat
+        .update_message_partial(context.app.id, &context.actor, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn delete_message(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    // Delete-for-me arrives as a JSON body; it is a per-user view change eddy does not keep yet.
+    let body: Map<String, Value> = context.body(&body)?;
+    if body.get("delete_for_me").and_then(Value::as_bool) == Some(true)
+        || context.flag("delete_for_me")
+    {
+        return Err(context.fail(
+            ApiError::input("delete_for_me is not supported by this server yet")
+                .in_operation("DeleteMessage"),
+        ));
+    }
+    let hard = context.flag("hard");
+    let result = state
+        .chat
+        .delete_message(
+            context.app.id,
+            &context.actor,
+            &id,
+            hard,
+            context.param("deleted_by"),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_replies(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+) -> Outcome {
+    let number = |name: &str| context.param(name).and_then(|v| v.parse::<i64>().ok());
+    let text = |name: &str| context.param(name).map(str::to_owned);
+    let pagination = MessagePagination {
+        limit: number("limit"),
+        id_lt: text("id_lt"),
+        id_lte: text("id_lte"),
+        id_gt: text("id_gt"),
+        id_gte: text("id_gte"),
+        created_at_before: text("created_at_before"),
+        created_at_after: text("created_at_after"),
+    };
+    if let Some(sort) = context.param("sort") {
+        if !json_param(sort).is_array() {
+            return Err(context
+                .fail(ApiError::input("sort must be a JSON array").in_operation("GetReplies")));
+        }
+    }
+    let result = state
+        .chat
+        .get_replies(context.app.id, &context.actor, &id, pagination)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn send_reaction(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: SendReaction = context.body(&body)?;
+    let result = state
+        .chat
+        .send_reaction(context.app.id, &context.actor, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn delete_reaction(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((id, kind)): Path<(String, String)>,
+) -> Outcome {
+    let result = state
+        .chat
+        .delete_reaction(
+            context.app.id,
+            &context.actor,
+            &id,
+            &kind,
+            context.param("user_id"),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_reactions(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+) -> Outcome {
+    let number = |name: &str| context.param(name).and_then(|v| v.parse::<i64>().ok());
+    let result = state
+        .chat
+        .get_reactions(
+            context.app.id,
+            &context.actor,
+            &id,
+            number("limit"),
+            number("offset"),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn unread_counts(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let user = match &context.actor {
+        eddy_chat::Actor::User(user) => (**user).clone(),
+        _ => {
+            let id = context.param("user_id").ok_or_else(|| {
+                context.fail(
+                    ApiError::input("user_id is required with server-side auth")
+                        .in_operation("UnreadCounts"),
+                )
+            })?;
+            state
+                .chat
+                .authenticate_user(&context.app, id, None)
+                .await
+                .map_err(|e| context.fail(e))?
+        }
+    };
+    let result = state.chat.unread_counts(context.app.id, &user).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_task(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+) -> Outcome {
+    context.require_server("GetTask")?;
+    let result = state.chat.get_task(&id);
+    answer(&context, StatusCode::OK, result)
+}

@@ -1,0 +1,1766 @@
+//! Channels: get-or-create and watch, query, update, members, delete, truncate, hide/show, read state, client events.
+
+use crate::events::{channel_event, user_event};
+use crate::render;
+use crate::requests::*;
+use crate::users::{apply_partial, check_size};
+use crate::{store_error, Actor, Chat, ChatResult};
+use base64::Engine;
+use chrono::Utc;
+use eddy_bus::Audience;
+use eddy_core::config::ChannelConfig;
+use eddy_core::grants::{allows, Subject};
+use eddy_core::{ChannelId, ChannelTypeName, Cid};
+use eddy_protocol::{event as ev, ApiError};
+use eddy_query::{parse_filter, parse_sort, Filter, Op};
+use eddy_store::{AppId, Channel, ChannelQuery, ListQuery, Member, MessagePage, User};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Channel keys that are columns, computed or per-user, never custom data.
+const RESERVED_CHANNEL_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "cid",
+    "created_by",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "last_message_at",
+    "member_count",
+    "members",
+    "config",
+    "own_capabilities",
+    "frozen",
+    "disabled",
+    "truncated_at",
+    "hidden",
+    "membership",
+    "messages",
+    "read",
+    "watchers",
+    "watcher_count",
+];
+
+pub(crate) const DEFAULT_MESSAGE_LIMIT: i64 = 25;
+const MAX_MESSAGE_LIMIT: i64 = 300;
+
+/// A loaded channel with its effective config and the acting user's membership.
+pub(crate) struct ChannelContext {
+    pub channel: Channel,
+    pub config: ChannelConfig,
+    pub membership: Option<Member>,
+}
+
+pub(crate) fn parse_cid(kind: &str, id: &str) -> ChatResult<String> {
+    let kind = ChannelTypeName::parse(kind).map_err(|e| ApiError::input(e.to_string()))?;
+    let id = ChannelId::parse(id).map_err(|e| ApiError::input(e.to_string()))?;
+    Ok(Cid::new(&kind, &id).into_string())
+}
+
+/// Distinct channels are named by their member set: a stable digest of the sorted ids.
+fn distinct_id(members: &[String]) -> String {
+    let mut sorted = members.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let digest = Sha256::digest(sorted.join(",").as_bytes());
+    format!(
+        "!members-{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+fn effective_config(base: &ChannelConfig, channel: &Channel) -> ChannelConfig {
+    match channel
+        .doc
+        .get("config_overrides")
+        .and_then(Value::as_object)
+    {
+        Some(overrides) if !overrides.is_empty() => {
+            let mut merged = serde_json::to_value(base).unwrap_or_else(|_| json!({}));
+            if let Value::Object(fields) = &mut merged {
+                for (key, value) in overrides {
+                    fields.insert(key.clone(), value.clone());
+                }
+            }
+            serde_json::from_value(merged).unwrap_or_else(|_| base.clone())
+        }
+        _ => base.clone(),
+    }
+}
+
+fn new_member(cid: &str, user_id: &str, role: Option<&str>, custom: Map<String, Value>) -> Member {
+    let now = Utc::now();
+    Member {
+        cid: cid.to_owned(),
+        user_id: user_id.to_owned(),
+        channel_role: role.unwrap_or("channel_member").to_owned(),
+        doc: custom,
+        hidden: false,
+        hide_messages_before: None,
+        created_at: now,
+        updated_at: now,
+        last_read: now,
+        last_read_message_id: None,
+        unread_messages: 0,
+    }
+}
+
+fn member_inputs(cid: &str, inputs: &[MemberInput]) -> Vec<Member> {
+    inputs
+        .iter()
+        .map(|input| match input {
+            MemberInput::Id(id) => new_member(cid, id, None, Map::new()),
+            MemberInput::Object {
+                user_id,
+                channel_role,
+                custom,
+            } => new_member(cid, user_id, channel_role.as_deref(), custom.clone()),
+        })
+        .collect()
+}
+
+fn page_time(text: &Option<String>) -> ChatResult<Option<eddy_store::Timestamp>> {
+    text.as_deref()
+        .map(|t| {
+            eddy_protocol::time::parse(t)
+                .ok_or_else(|| ApiError::input(format!("{t:?} is not an RFC 3339 timestamp")))
+        })
+        .transpose()
+}
+
+pub(crate) fn message_page(
+    pagination: Option<&MessagePagination>,
+    default_limit: i64,
+) -> ChatResult<MessagePage> {
+    let pagination = pagination.cloned().unwrap_or_default();
+    Ok(MessagePage {
+        limit: pagination
+            .limit
+            .unwrap_or(default_limit)
+            .clamp(0, MAX_MESSAGE_LIMIT),
+        id_lt: pagination.id_lt,
+        id_lte: pagination.id_lte,
+        id_gt: pagination.id_gt,
+        id_gte: pagination.id_gte,
+        created_at_before: page_time(&pagination.created_at_before)?,
+        created_at_after: page_time(&pagination.created_at_after)?,
+    })
+}
+
+impl Chat {
+    pub(crate) async fn channel_type_config(
+        &self,
+        app: AppId,
+        kind: &str,
+        operation: &'static str,
+    ) -> ChatResult<ChannelConfig> {
+        let types = self
+            .store
+            .channel_types(app)
+            .await
+            .map_err(store_error("GetChannelType"))?;
+        types
+            .into_iter()
+            .find(|t| t.name == kind)
+            .map(|t| t.config)
+            .ok_or_else(|| {
+                ApiError::input(format!("channel type {kind:?} does not exist"))
+                    .in_operation(operation)
+            })
+    }
+
+    /// Loads a live channel and the acting user's membership; 16 when absent or deleted.
+    pub(crate) async fn channel_context(
+        &self,
+        app: AppId,
+        cid: &str,
+        user: Option<&User>,
+        operation: &'static str,
+    ) -> ChatResult<ChannelContext> {
+        let channel = self
+            .store
+            .channel(app, cid)
+            .await
+            .map_err(store_error(operation))?
+            .filter(|c| c.deleted_at.is_none())
+            .ok_or_else(|| {
+                ApiError::not_found(format!("Can't find channel with cid {cid}"))
+                    .in_operation(operation)
+            })?;
+        let base = self
+            .channel_type_config(app, &channel.kind, operation)
+            .await?;
+        let config = effective_config(&base, &channel);
+        let membership = match user {
+            Some(user) => self
+                .store
+                .members_of(app, &[cid.to_owned()], Some(&user.id))
+                .await
+                .map_err(store_error(operation))?
+                .pop(),
+            None => None,
+        };
+        Ok(ChannelContext {
+            channel,
+            config,
+            membership,
+        })
+    }
+
+    /// Refuses a user who lacks `permission` in the channel with code 17; server calls pass.
+    pub(crate) fn require(
+        &self,
+        context: &ChannelContext,
+        actor: &Actor,
+        user: Option<&User>,
+        permission: &str,
+        is_owner: bool,
+        operation: &'static str,
+    ) -> ChatResult<()> {
+        if actor.is_server() {
+            return Ok(());
+        }
+        let role = user.map(|u| u.role.as_str()).unwrap_or("anonymous");
+        let subject = Subject {
+            role,
+            channel_role: context.membership.as_ref().map(|m| m.channel_role.as_str()),
+            is_owner,
+        };
+        if allows(&context.config, subject, permission) {
+            return Ok(());
+        }
+        let who = user.map(|u| u.id.as_str()).unwrap_or("anonymous");
+        Err(ApiError::not_allowed(format!(
+            "user '{who}' with role '{role}' is not allowed to perform action {permission} in channel {}",
+            context.channel.cid
+        ))
+        .in_operation(operation))
+    }
+
+    fn is_creator(context: &ChannelContext, user: Option<&User>) -> bool {
+        user.is_some_and(|u| context.channel.created_by.as_deref() == Some(u.id.as_str()))
+    }
+
+    /// The full ChannelState for one viewer.
+    pub(crate) async fn channel_state(
+        &self,
+        app: AppId,
+        context: &ChannelContext,
+        viewer: Option<&User>,
+        page: &MessagePage,
+        member_limit: i64,
+    ) -> ChatResult<Value> {
+        let cid = context.channel.cid.clone();
+        let visible_after = match (
+            &context.channel.truncated_at,
+            context
+                .membership
+                .as_ref()
+                .and_then(|m| m.hide_messages_before),
+        ) {
+            (Some(a), Some(b)) => Some((*a).max(b)),
+            (a, b) => a.or(b),
+        };
+        let messages = if page.limit > 0 {
+            self.store
+                .channel_messages(app, &cid, page, visible_after)
+                .await
+                .map_err(store_error("GetOrCreateChannel"))?
+        } else {
+            Vec::new()
+        };
+        let members = self
+            .store
+            .members(app, &cid, member_limit.clamp(0, 300), 0)
+            .await
+            .map_err(store_error("GetOrCreateChannel"))?;
+        let mut ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        ids.extend(context.channel.created_by.iter().cloned());
+        let quoted = self.quoted_messages(app, &messages).await?;
+        for message in messages.iter().chain(quoted.values()) {
+            render::message_user_ids(message, &mut ids);
+        }
+        if let Some(viewer) = viewer {
+            ids.push(viewer.id.clone());
+        }
+        let users = self.load_users(app, ids).await?;
+        let own = self.own_reactions(app, viewer, &messages).await?;
+        let rendered_messages: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let mine: Vec<&eddy_store::Reaction> =
+                    own.iter().filter(|r| r.message_id == m.id).collect();
+                let quote = m
+                    .doc
+                    .get("quoted_message_id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| quoted.get(id));
+                render::message(m, &users, &mine, quote)
+            })
+            .collect();
+        let watcher_count = self.hub.watcher_count(app, &cid);
+        let mut state = Map::new();
+        state.insert(
+            "channel".into(),
+            render::channel(
+                &context.channel,
+                &context.config,
+                &users,
+                viewer.map(|v| (v, context.membership.as_ref())),
+            ),
+        );
+        state.insert("messages".into(), Value::Array(rendered_messages));
+        state.insert("pinned_messages".into(), json!([]));
+        state.insert(
+            "members".into(),
+            Value::Array(members.iter().map(|m| render::member(m, &users)).collect()),
+        );
+        if context.config.read_events {
+            state.insert(
+                "read".into(),
+                Value::Array(
+                    members
+                        .iter()
+                        .map(|m| render::read_state(m, &users))
+                        .collect(),
+                ),
+            );
+        }
+        state.insert("watcher_count".into(), json!(watcher_count));
+        let watchers: Vec<Value> = self
+            .hub
+            .watching_users(app, &cid)
+            .iter()
+            .take(100)
+            .map(|id| users.get(id))
+            .collect();
+        state.insert("watchers".into(), Value::Array(watchers));
+        state.insert("threads".into(), json!([]));
+        if let Some(membership) = &context.membership {
+            state.insert("membership".into(), render::member(membership, &users));
+            state.insert("hidden".into(), json!(membership.hidden));
+        }
+        Ok(Value::Object(state))
+    }
+
+    async fn watch_channel(
+        &self,
+        app: AppId,
+        channel: &Channel,
+        user: Option<&User>,
+        connection_id: Option<&str>,
+    ) {
+        let (Some(user), Some(connection_id)) = (user, connection_id) else {
+            return;
+        };
+        if let Some(change) = self.hub.watch(app, connection_id, &channel.cid) {
+            if change.user_started {
+                let mut event = channel_event(ev::USER_WATCHING_START, channel);
+                event.insert("user".into(), render::user(user, true));
+                event.insert("watcher_count".into(), json!(change.watcher_count));
+                self.publish(
+                    app,
+                    vec![Audience::Watchers {
+                        cid: channel.cid.clone(),
+                    }],
+                    event,
+                    Vec::new(),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Publishes `user.watching.stop` for channels a closed connection no longer watches.
+    pub async fn connection_closed(&self, app: AppId, user: &User, connection_id: &str) {
+        for change in self.hub.unregister(connection_id) {
+            if change.user_stopped {
+                if let Ok(Some(channel)) = self.store.channel(app, &change.cid).await {
+                    let mut event = channel_event(ev::USER_WATCHING_STOP, &channel);
+                    event.insert(
+                        "user".into(),
+                        render::user(user, self.hub.is_online(app, &user.id)),
+                    );
+                    event.insert("watcher_count".into(), json!(change.watcher_count));
+                    self.publish(
+                        app,
+                        vec![Audience::Watchers {
+                            cid: channel.cid.clone(),
+                        }],
+                        event,
+                        Vec::new(),
+                    )
+                    .await;
+                }
+            }
+        }
+        if !self.hub.is_online(app, &user.id) {
+            let _ = self.store.touch_user(app, &user.id, Utc::now()).await;
+        }
+    }
+
+    pub async fn get_or_create_channel(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: Option<&str>,
+        request: GetOrCreateChannel,
+        connection_id: Option<&str>,
+    ) -> ChatResult<Value> {
+        const OP: &str = "GetOrCreateChannel";
+        let data = request.data.unwrap_or_default();
+        let member_ids: Vec<String> = data
+            .members
+            .iter()
+            .flatten()
+            .map(|m| m.user_id().to_owned())
+            .collect();
+        let id = match id {
+            Some(id) => id.to_owned(),
+            None if member_ids.is_empty() => {
+                return Err(ApiError::input(
+                    "when creating a channel without id, data.members must list its members",
+                )
+                .in_operation(OP))
+            }
+            None => distinct_id(&member_ids),
+        };
+        let cid = parse_cid(kind, &id).map_err(|e| e.in_operation(OP))?;
+        let base = self.channel_type_config(app, kind, OP).await?;
+        let acting = match actor {
+            Actor::Server => match data
+                .created_by_id
+                .as_deref()
+                .or(data.created_by.as_ref().map(|u| u.id.as_str()))
+            {
+                Some(creator) => Some(self.user_or_create(app, creator).await?),
+                None => {
+                    self.acting_user(
+                        app,
+                        actor,
+                        request.user_id.as_deref(),
+                        request.user.as_ref(),
+                    )
+                    .await?
+                }
+            },
+            _ => self.acting_user(app, actor, None, None).await?,
+        };
+        let existing = self
+            .store
+            .channel(app, &cid)
+            .await
+            .map_err(store_error(OP))?
+            .filter(|c| c.deleted_at.is_none());
+        if existing.is_none() {
+            let creator = acting.as_ref().ok_or_else(|| {
+                ApiError::input("either data.created_by or data.created_by_id must be provided when using server side auth.").in_operation(OP)
+            })?;
+            let probe = ChannelContext {
+                channel: Channel {
+                    created_by: Some(creator.id.clone()),
+                    ..blank_channel(&cid, kind, &id)
+                },
+                config: base.clone(),
+                membership: None,
+            };
+            self.require(&probe, actor, Some(creator), "create-channel", true, OP)?;
+            let mut custom = Map::new();
+            for (key, value) in &data.custom {
+                if !RESERVED_CHANNEL_KEYS.contains(&key.as_str()) {
+                    custom.insert(key.clone(), value.clone());
+                }
+            }
+            if !actor.is_server() {
+                custom.remove("config_overrides");
+            }
+            check_size("channel", &custom).map_err(|e| e.in_operation(OP))?;
+            for member in &member_ids {
+                self.user_or_create(app, member)
+                    .await
+                    .map_err(|e| e.in_operation(OP))?;
+            }
+            let now = Utc::now();
+            let channel = Channel {
+                created_by: Some(creator.id.clone()),
+                doc: custom,
+                frozen: data.frozen.unwrap_or(false),
+                disabled: data.disabled.unwrap_or(false),
+                created_at: now,
+                updated_at: now,
+                ..blank_channel(&cid, kind, &id)
+            };
+            let mut members = member_inputs(&cid, data.members.as_deref().unwrap_or_default());
+            if request.hide_for_creator {
+                for member in members.iter_mut().filter(|m| m.user_id == creator.id) {
+                    member.hidden = true;
+                }
+            }
+            let (stored, created) = self
+                .store
+                .create_channel(app, &channel, &members)
+                .await
+                .map_err(store_error(OP))?;
+            if created {
+                self.announce_new_members(app, &stored, &base, &members)
+                    .await?;
+            }
+        }
+        let context = self.channel_context(app, &cid, acting.as_ref(), OP).await?;
+        if existing.is_some() {
+            let owner = Self::is_creator(&context, acting.as_ref());
+            self.require(&context, actor, acting.as_ref(), "read-channel", owner, OP)?;
+        }
+        if request.watch {
+            self.watch_channel(app, &context.channel, acting.as_ref(), connection_id)
+                .await;
+        }
+        let state = request.state.unwrap_or(true);
+        let page = message_page(
+            request.messages.as_ref(),
+            if state { DEFAULT_MESSAGE_LIMIT } else { 0 },
+        )?;
+        let member_limit = request
+            .members
+            .as_ref()
+            .and_then(|m| m.limit)
+            .unwrap_or(100);
+        let viewer = if actor.is_server() {
+            None
+        } else {
+            acting.as_ref()
+        };
+        self.channel_state(app, &context, viewer, &page, member_limit)
+            .await
+    }
+
+    /// `member.added` to watchers and `notification.added_to_channel` to each new member.
+    async fn announce_new_members(
+        &self,
+        app: AppId,
+        channel: &Channel,
+        config: &ChannelConfig,
+        added: &[Member],
+    ) -> ChatResult<()> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<String> = added.iter().map(|m| m.user_id.clone()).collect();
+        ids.extend(channel.created_by.iter().cloned());
+        let users = self.load_users(app, ids).await?;
+        let all_members = self
+            .store
+            .members(app, &channel.cid, 100, 0)
+            .await
+            .map_err(store_error("AddMembers"))?;
+        for member in added {
+            let member_json = render::member(member, &users);
+            let mut event = channel_event(ev::MEMBER_ADDED, channel);
+            event.insert("member".into(), member_json.clone());
+            event.insert("user".into(), users.get(&member.user_id));
+            self.publish(
+                app,
+                vec![Audience::Watchers {
+                    cid: channel.cid.clone(),
+                }],
+                event,
+                Vec::new(),
+            )
+            .await;
+
+            let mut channel_json = render::channel(channel, config, &users, None);
+            channel_json["members"] = Value::Array(
+                all_members
+                    .iter()
+                    .map(|m| render::member(m, &users))
+                    .collect(),
+            );
+            let mut notification = channel_event(ev::NOTIFICATION_ADDED_TO_CHANNEL, channel);
+            notification.insert("channel".into(), channel_json);
+            notification.insert("member".into(), member_json);
+            notification.insert("user".into(), users.get(&member.user_id));
+            notification.extend(self.unread_totals(app, &member.user_id).await);
+            self.publish(
+                app,
+                vec![Audience::Users {
+                    user_ids: vec![member.user_id.clone()],
+                }],
+                notification,
+                Vec::new(),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    pub async fn query_channels(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: QueryChannels,
+        connection_id: Option<&str>,
+    ) -> ChatResult<Value> {
+        const OP: &str = "QueryChannels";
+        let viewer = match actor {
+            Actor::Server => {
+                self.acting_user(
+                    app,
+                    actor,
+                    request.user_id.as_deref(),
+                    request.user.as_ref(),
+                )
+                .await?
+            }
+            _ => self.acting_user(app, actor, None, None).await?,
+        };
+        let mut filter_json = match request.filter_conditions {
+            Value::Null => Map::new(),
+            Value::Object(map) => map,
+            other => {
+                return Err(ApiError::input(format!(
+                    "filter_conditions must be an object, got {other}"
+                ))
+                .in_operation(OP))
+            }
+        };
+        let hidden = match filter_json.remove("hidden") {
+            Some(Value::Bool(flag)) => Some(flag),
+            Some(Value::Object(op)) => op.get("$eq").and_then(Value::as_bool),
+            Some(other) => {
+                return Err(ApiError::input(format!(
+                    "field \"hidden\" expects a boolean, got {other}"
+                ))
+                .in_operation(OP))
+            }
+            None => viewer.as_ref().map(|_| false),
+        };
+        let mut filter = parse_filter(&Value::Object(filter_json), &eddy_store::schemas::CHANNELS)
+            .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
+        if let (Actor::User(user), false) = (actor, false) {
+            // Users see the channels they belong to.
+            let membership = Filter::Compare {
+                field: "members".into(),
+                op: Op::In,
+                value: json!([user.id]),
+            };
+            filter = Filter::And(vec![filter, membership]);
+        }
+        let sort = parse_sort(
+            request.sort.as_ref(),
+            &[
+                "last_message_at",
+                "last_updated",
+                "created_at",
+                "updated_at",
+                "member_count",
+                "cid",
+                "id",
+            ],
+        )
+        .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
+        let query = ChannelQuery {
+            query: ListQuery {
+                filter,
+                sort,
+                limit: request.limit.unwrap_or(10).clamp(0, 30),
+                offset: request.offset.unwrap_or(0).clamp(0, 1000),
+            },
+            viewer: viewer.as_ref().map(|u| u.id.clone()),
+            hidden,
+        };
+        let channels = self
+            .store
+            .query_channels(app, &query)
+            .await
+            .map_err(store_error(OP))?;
+        let page = MessagePage {
+            limit: request
+                .message_limit
+                .unwrap_or(DEFAULT_MESSAGE_LIMIT)
+                .clamp(0, MAX_MESSAGE_LIMIT),
+            ..MessagePage::default()
+        };
+        let member_limit = request.member_limit.unwrap_or(100).clamp(0, 100);
+        let cids: Vec<String> = channels.iter().map(|c| c.cid.clone()).collect();
+        let memberships: HashMap<String, Member> = match &viewer {
+            Some(user) => self
+                .store
+                .members_of(app, &cids, Some(&user.id))
+                .await
+                .map_err(store_error(OP))?
+                .into_iter()
+                .map(|m| (m.cid.clone(), m))
+                .collect(),
+            None => HashMap::new(),
+        };
+        let mut configs: HashMap<String, ChannelConfig> = HashMap::new();
+        let mut states = Vec::with_capacity(channels.len());
+        for channel in channels {
+            if !configs.contains_key(&channel.kind) {
+                configs.insert(
+                    channel.kind.clone(),
+                    self.channel_type_config(app, &channel.kind, OP).await?,
+                );
+            }
+            let base = configs.get(&channel.kind).cloned().unwrap_or_default();
+            let context = ChannelContext {
+                config: effective_config(&base, &channel),
+                membership: memberships.get(&channel.cid).cloned(),
+                channel,
+            };
+            if request.watch {
+                self.watch_channel(app, &context.channel, viewer.as_ref(), connection_id)
+                    .await;
+            }
+            let shown_viewer =
+                if actor.is_server() && request.user_id.is_none() && request.user.is_none() {
+                    None
+                } else {
+                    viewer.as_ref()
+                };
+            states.push(
+                self.channel_state(app, &context, shown_viewer, &page, member_limit)
+                    .await?,
+            );
+        }
+        Ok(json!({ "channels": states }))
+    }
+
+    pub async fn update_channel(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: UpdateChannel,
+    ) -> ChatResult<Value> {
+        const OP: &str = "UpdateChannel";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let acting = self
+            .acting_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, acting.as_ref(), OP).await?;
+        let owner = Self::is_creator(&context, acting.as_ref());
+        let mut channel = context.channel.clone();
+        if let Some(data) = &request.data {
+            self.require(
+                &context,
+                actor,
+                acting.as_ref(),
+                "update-channel",
+                owner,
+                OP,
+            )?;
+            let mut custom = Map::new();
+            for (key, value) in data {
+                if !RESERVED_CHANNEL_KEYS.contains(&key.as_str()) {
+                    custom.insert(key.clone(), value.clone());
+                }
+            }
+            if actor.is_server() {
+                if let Some(overrides) = channel
+                    .doc
+                    .get("config_overrides")
+                    .filter(|_| !custom.contains_key("config_overrides"))
+                {
+                    custom.insert("config_overrides".into(), overrides.clone());
+                }
+            } else {
+                custom.remove("config_overrides");
+                if let Some(overrides) = channel.doc.get("config_overrides") {
+                    custom.insert("config_overrides".into(), overrides.clone());
+                }
+            }
+            check_size("channel", &custom).map_err(|e| e.in_operation(OP))?;
+            if let Some(frozen) = data.get("frozen").and_then(Value::as_bool) {
+                if frozen != channel.frozen {
+                    self.require(
+                        &context,
+                        actor,
+                        acting.as_ref(),
+                        "update-channel-frozen",
+                        owner,
+                        OP,
+                    )?;
+                }
+                channel.frozen = frozen;
+            }
+            if let Some(disabled) = data.get("disabled").and_then(Value::as_bool) {
+                channel.disabled = disabled;
+            }
+            channel.doc = custom;
+        }
+        if let Some(cooldown) = request.cooldown {
+            if !(0..=120).contains(&cooldown) {
+                return Err(
+                    ApiError::input("cooldown must be between 0 and 120 seconds").in_operation(OP),
+                );
+            }
+            self.require(
+                &context,
+                actor,
+                acting.as_ref(),
+                "update-channel-cooldown",
+                owner,
+                OP,
+            )?;
+            channel.doc.insert("cooldown".into(), json!(cooldown));
+        }
+        let data_changed = request.data.is_some() || request.cooldown.is_some();
+        if data_changed {
+            channel.updated_at = Utc::now();
+            channel = self
+                .store
+                .update_channel(app, &channel)
+                .await
+                .map_err(store_error(OP))?;
+        }
+        let membership_change = !request.add_members.is_empty()
+            || !request.remove_members.is_empty()
+            || !request.invites.is_empty();
+        if membership_change {
+            self.require(
+                &context,
+                actor,
+                acting.as_ref(),
+                "update-channel-members",
+                owner,
+                OP,
+            )?;
+        }
+        if (!request.add_moderators.is_empty() || !request.demote_moderators.is_empty())
+            && !actor.is_server()
+        {
+            return Err(
+                ApiError::not_allowed("only server-side calls may change moderators")
+                    .in_operation(OP),
+            );
+        }
+        let mut to_add = member_inputs(&cid, &request.add_members);
+        for mut invited in member_inputs(&cid, &request.invites) {
+            invited.doc.insert("invited".into(), json!(true));
+            to_add.push(invited);
+        }
+        if !to_add.is_empty() {
+            for member in &to_add {
+                self.user_or_create(app, &member.user_id)
+                    .await
+                    .map_err(|e| e.in_operation(OP))?;
+            }
+            let added = self
+                .store
+                .add_members(app, &cid, &to_add)
+                .await
+                .map_err(store_error(OP))?;
+            channel = self
+                .store
+                .channel(app, &cid)
+                .await
+                .map_err(store_error(OP))?
+                .unwrap_or(channel);
+            self.announce_new_members(app, &channel, &context.config, &added)
+                .await?;
+        }
+        if !request.remove_members.is_empty() {
+            let removed = self
+                .store
+                .remove_members(app, &cid, &request.remove_members)
+                .await
+                .map_err(store_error(OP))?;
+            channel = self
+                .store
+                .channel(app, &cid)
+                .await
+                .map_err(store_error(OP))?
+                .unwrap_or(channel);
+            self.announce_removed_members(app, &channel, &context.config, &removed)
+                .await?;
+        }
+        for (ids, role) in [
+            (&request.add_moderators, "channel_moderator"),
+            (&request.demote_moderators, "channel_member"),
+        ] {
+            for member in self
+                .store
+                .members_of(app, std::slice::from_ref(&cid), None)
+                .await
+                .map_err(store_error(OP))?
+                .into_iter()
+                .filter(|m| ids.contains(&m.user_id))
+            {
+                let updated = self
+                    .store
+                    .update_member(
+                        app,
+                        &Member {
+                            channel_role: role.to_owned(),
+                            updated_at: Utc::now(),
+                            ..member
+                        },
+                    )
+                    .await
+                    .map_err(store_error(OP))?;
+                self.announce_member_updated(app, &channel, &updated)
+                    .await?;
+            }
+        }
+        let mut message_json = None;
+        if let Some(message) = request.message.clone() {
+            let sent = self
+                .send_message_in(
+                    app,
+                    actor,
+                    &context_with(channel.clone(), &context),
+                    acting.as_ref(),
+                    message,
+                    true,
+                )
+                .await?;
+            message_json = Some(sent);
+        }
+        let members = self
+            .store
+            .members(app, &cid, 100, 0)
+            .await
+            .map_err(store_error(OP))?;
+        let mut ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        ids.extend(channel.created_by.iter().cloned());
+        let users = self.load_users(app, ids).await?;
+        if data_changed {
+            let mut event = channel_event(ev::CHANNEL_UPDATED, &channel);
+            event.insert(
+                "channel".into(),
+                render::channel(&channel, &context.config, &users, None),
+            );
+            if let Some(acting) = &acting {
+                event.insert(
+                    "user".into(),
+                    render::user(acting, self.hub.is_online(app, &acting.id)),
+                );
+            }
+            self.publish(
+                app,
+                vec![Audience::Watchers { cid: cid.clone() }],
+                event,
+                Vec::new(),
+            )
+            .await;
+        }
+        let mut response = json!({
+            "channel": render::channel(&channel, &context.config, &users, None),
+            "members": members.iter().map(|m| render::member(m, &users)).collect::<Vec<_>>(),
+        });
+        if let Some(message) = message_json {
+            response["message"] = message;
+        }
+        Ok(response)
+    }
+
+    async fn announce_removed_members(
+        &self,
+        app: AppId,
+        channel: &Channel,
+        config: &ChannelConfig,
+        removed: &[Member],
+    ) -> ChatResult<()> {
+        let users = self
+            .load_users(
+                app,
+                removed
+                    .iter()
+                    .map(|m| m.user_id.clone())
+                    .chain(channel.created_by.clone())
+                    .collect(),
+            )
+            .await?;
+        for member in removed {
+            let mut event = channel_event(ev::MEMBER_REMOVED, channel);
+            event.insert("member".into(), render::member(member, &users));
+            event.insert("user".into(), users.get(&member.user_id));
+            self.publish(
+                app,
+                vec![Audience::Watchers {
+                    cid: channel.cid.clone(),
+                }],
+                event,
+                Vec::new(),
+            )
+            .await;
+            let mut notification = channel_event(ev::NOTIFICATION_REMOVED_FROM_CHANNEL, channel);
+            notification.insert(
+                "channel".into(),
+                render::channel(channel, config, &users, None),
+            );
+            notification.insert("member".into(), render::member(member, &users));
+            notification.insert("user".into(), users.get(&member.user_id));
+            self.publish(
+                app,
+                vec![Audience::Users {
+                    user_ids: vec![member.user_id.clone()],
+                }],
+                notification,
+                Vec::new(),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn announce_member_updated(
+        &self,
+        app: AppId,
+        channel: &Channel,
+        member: &Member,
+    ) -> ChatResult<()> {
+        let users = self.load_users(app, vec![member.user_id.clone()]).await?;
+        let mut event = channel_event(ev::MEMBER_UPDATED, channel);
+        event.insert("member".into(), render::member(member, &users));
+        event.insert("user".into(), users.get(&member.user_id));
+        self.publish(
+            app,
+            vec![
+                Audience::Watchers {
+                    cid: channel.cid.clone(),
+                },
+                Audience::Users {
+                    user_ids: vec![member.user_id.clone()],
+                },
+            ],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub async fn update_channel_partial(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: PartialUpdate,
+    ) -> ChatResult<Value> {
+        const OP: &str = "UpdateChannelPartial";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let acting = self
+            .acting_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, acting.as_ref(), OP).await?;
+        let owner = Self::is_creator(&context, acting.as_ref());
+        self.require(
+            &context,
+            actor,
+            acting.as_ref(),
+            "update-channel",
+            owner,
+            OP,
+        )?;
+        if !actor.is_server()
+            && (request.set.contains_key("config_overrides")
+                || request.unset.iter().any(|k| k == "config_overrides"))
+        {
+            return Err(
+                ApiError::not_allowed("config_overrides can only be set server-side")
+                    .in_operation(OP),
+            );
+        }
+        let mut channel = context.channel.clone();
+        let mut set = request.set.clone();
+        if let Some(frozen) = set.remove("frozen") {
+            channel.frozen = frozen
+                .as_bool()
+                .ok_or_else(|| ApiError::input("frozen must be a boolean").in_operation(OP))?;
+        }
+        if let Some(disabled) = set.remove("disabled") {
+            channel.disabled = disabled
+                .as_bool()
+                .ok_or_else(|| ApiError::input("disabled must be a boolean").in_operation(OP))?;
+        }
+        if let Some(key) = set
+            .keys()
+            .chain(request.unset.iter())
+            .find(|k| RESERVED_CHANNEL_KEYS.contains(&k.as_str()))
+        {
+            return Err(ApiError::input(format!(
+                "field {key:?} is reserved and cannot be updated"
+            ))
+            .in_operation(OP));
+        }
+        apply_partial(&mut channel.doc, &set, &request.unset).map_err(|e| e.in_operation(OP))?;
+        check_size("channel", &channel.doc).map_err(|e| e.in_operation(OP))?;
+        channel.updated_at = Utc::now();
+        let channel = self
+            .store
+            .update_channel(app, &channel)
+            .await
+            .map_err(store_error(OP))?;
+        let config = effective_config(&self.channel_type_config(app, kind, OP).await?, &channel);
+        let members = self
+            .store
+            .members(app, &cid, 100, 0)
+            .await
+            .map_err(store_error(OP))?;
+        let users = self
+            .load_users(
+                app,
+                members
+                    .iter()
+                    .map(|m| m.user_id.clone())
+                    .chain(channel.created_by.clone())
+                    .collect(),
+            )
+            .await?;
+        let mut event = channel_event(ev::CHANNEL_UPDATED, &channel);
+        event.insert(
+            "channel".into(),
+            render::channel(&channel, &config, &users, None),
+        );
+        self.publish(
+            app,
+            vec![Audience::Watchers { cid: cid.clone() }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(json!({
+            "channel": render::channel(&channel, &config, &users, None),
+            "members": members.iter().map(|m| render::member(m, &users)).collect::<Vec<_>>(),
+        }))
+    }
+
+    pub async fn delete_channel(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        hard: bool,
+    ) -> ChatResult<Value> {
+        const OP: &str = "DeleteChannel";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let acting = self.acting_user(app, actor, None, None).await?;
+        let context = self.channel_context(app, &cid, acting.as_ref(), OP).await?;
+        let owner = Self::is_creator(&context, acting.as_ref());
+        self.require(
+            &context,
+            actor,
+            acting.as_ref(),
+            "delete-channel",
+            owner,
+            OP,
+        )?;
+        let channel = self.delete_channel_by_cid(app, &cid, hard).await?;
+        let users = self
+            .load_users(app, channel.created_by.iter().cloned().collect())
+            .await?;
+        Ok(json!({ "channel": render::channel(&channel, &context.config, &users, None) }))
+    }
+
+    pub(crate) async fn delete_channel_by_cid(
+        &self,
+        app: AppId,
+        cid: &str,
+        hard: bool,
+    ) -> ChatResult<Channel> {
+        let members = self
+            .store
+            .members(app, cid, 10_000, 0)
+            .await
+            .map_err(store_error("DeleteChannel"))?;
+        let channel = self
+            .store
+            .delete_channel(app, cid, hard, Utc::now())
+            .await
+            .map_err(store_error("DeleteChannel"))?;
+        let config = self
+            .channel_type_config(app, &channel.kind, "DeleteChannel")
+            .await
+            .unwrap_or_default();
+        let users = self
+            .load_users(app, channel.created_by.iter().cloned().collect())
+            .await?;
+        let channel_json = render::channel(&channel, &config, &users, None);
+        let mut event = channel_event(ev::CHANNEL_DELETED, &channel);
+        event.insert("channel".into(), channel_json.clone());
+        self.publish(
+            app,
+            vec![Audience::Watchers {
+                cid: cid.to_owned(),
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        let member_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let mut notification = channel_event(ev::NOTIFICATION_CHANNEL_DELETED, &channel);
+        notification.insert("channel".into(), channel_json);
+        let mut personal = Vec::new();
+        for member in &member_ids {
+            personal.push((member.clone(), self.unread_totals(app, member).await));
+        }
+        self.publish(
+            app,
+            vec![Audience::UsersNotWatching {
+                cid: cid.to_owned(),
+                user_ids: member_ids,
+            }],
+            notification,
+            personal,
+        )
+        .await;
+        Ok(channel)
+    }
+
+    pub async fn delete_channels(&self, app: AppId, request: DeleteChannels) -> ChatResult<Value> {
+        if request.cids.is_empty() || request.cids.len() > 100 {
+            return Err(
+                ApiError::input("cids must list 1 to 100 channels").in_operation("DeleteChannels")
+            );
+        }
+        for cid in &request.cids {
+            Cid::parse(cid)
+                .map_err(|e| ApiError::input(e.to_string()).in_operation("DeleteChannels"))?;
+        }
+        let chat = self.clone();
+        let task_id = self.tasks.spawn(async move {
+            let mut result = Map::new();
+            for cid in &request.cids {
+                let status = match chat
+                    .delete_channel_by_cid(app, cid, request.hard_delete)
+                    .await
+                {
+                    Ok(_) => json!({"status": "ok"}),
+                    Err(error) => json!({"status": "error", "error": error.message}),
+                };
+                result.insert(cid.clone(), status);
+            }
+            Ok(Value::Object(result))
+        });
+        Ok(json!({ "task_id": task_id }))
+    }
+
+    pub async fn truncate_channel(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: Truncate,
+    ) -> ChatResult<Value> {
+        const OP: &str = "TruncateChannel";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let acting = self
+            .acting_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, acting.as_ref(), OP).await?;
+        let owner = Self::is_creator(&context, acting.as_ref());
+        self.require(
+            &context,
+            actor,
+            acting.as_ref(),
+            "truncate-channel",
+            owner,
+            OP,
+        )?;
+        let at = match &request.truncated_at {
+            Some(text) => eddy_protocol::time::parse(text).ok_or_else(|| {
+                ApiError::input("truncated_at must be an RFC 3339 timestamp").in_operation(OP)
+            })?,
+            None => Utc::now(),
+        };
+        let channel = self
+            .store
+            .truncate_channel(app, &cid, at, request.hard_delete)
+            .await
+            .map_err(store_error(OP))?;
+        let users = self
+            .load_users(
+                app,
+                channel
+                    .created_by
+                    .iter()
+                    .cloned()
+                    .chain(acting.iter().map(|u| u.id.clone()))
+                    .collect(),
+            )
+            .await?;
+        let channel_json = render::channel(&channel, &context.config, &users, None);
+        let mut event = channel_event(ev::CHANNEL_TRUNCATED, &channel);
+        event.insert("channel".into(), channel_json.clone());
+        if let Some(acting) = &acting {
+            event.insert("user".into(), users.get(&acting.id));
+        }
+        self.publish(
+            app,
+            vec![Audience::Watchers { cid: cid.clone() }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        let mut response = json!({ "channel": channel_json });
+        if let Some(message) = request.message {
+            let context = context_with(channel, &context);
+            response["message"] = self
+                .send_message_in(app, actor, &context, acting.as_ref(), message, true)
+                .await?;
+        }
+        Ok(response)
+    }
+
+    pub async fn set_hidden(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: ActingUser,
+        hidden: bool,
+    ) -> ChatResult<Value> {
+        let op = if hidden { "HideChannel" } else { "ShowChannel" };
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(op))?;
+        let user = self
+            .required_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+                op,
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, Some(&user), op).await?;
+        let membership = context.membership.clone().ok_or_else(|| {
+            ApiError::not_allowed(format!("user {} is not a member of {cid}", user.id))
+                .in_operation(op)
+        })?;
+        let now = Utc::now();
+        let hide_before = if hidden && request.clear_history {
+            Some(now)
+        } else {
+            membership.hide_messages_before
+        };
+        self.store
+            .update_member(
+                app,
+                &Member {
+                    hidden,
+                    hide_messages_before: hide_before,
+                    updated_at: now,
+                    ..membership
+                },
+            )
+            .await
+            .map_err(store_error(op))?;
+        let mut event = channel_event(
+            if hidden {
+                ev::CHANNEL_HIDDEN
+            } else {
+                ev::CHANNEL_VISIBLE
+            },
+            &context.channel,
+        );
+        event.insert(
+            "user".into(),
+            render::user(&user, self.hub.is_online(app, &user.id)),
+        );
+        if hidden {
+            event.insert("clear_history".into(), json!(request.clear_history));
+        }
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user.id.clone()],
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(json!({}))
+    }
+
+    pub async fn stop_watching(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        connection_id: Option<&str>,
+    ) -> ChatResult<Value> {
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation("StopWatchingChannel"))?;
+        let (Some(user), Some(connection_id)) = (actor.user(), connection_id) else {
+            return Ok(json!({}));
+        };
+        if let Some(change) = self.hub.stop_watching(app, connection_id, &cid) {
+            if change.user_stopped {
+                if let Some(channel) = self
+                    .store
+                    .channel(app, &cid)
+                    .await
+                    .map_err(store_error("StopWatchingChannel"))?
+                {
+                    let mut event = channel_event(ev::USER_WATCHING_STOP, &channel);
+                    event.insert("user".into(), render::user(user, true));
+                    event.insert("watcher_count".into(), json!(change.watcher_count));
+                    self.publish(app, vec![Audience::Watchers { cid }], event, Vec::new())
+                        .await;
+                }
+            }
+        }
+        Ok(json!({}))
+    }
+
+    pub async fn update_member_partial(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        user_id: &str,
+        request: PartialUpdate,
+    ) -> ChatResult<Value> {
+        const OP: &str = "UpdateMemberPartial";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        if let Actor::User(me) = actor {
+            if me.id != user_id {
+                return Err(ApiError::not_allowed(format!(
+                    "user {} may only update their own membership",
+                    me.id
+                ))
+                .in_operation(OP));
+            }
+            if request.set.contains_key("channel_role") {
+                return Err(
+                    ApiError::not_allowed("channel_role can only be changed server-side")
+                        .in_operation(OP),
+                );
+            }
+        }
+        let target = self.user(app, user_id).await?.ok_or_else(|| {
+            ApiError::not_found(format!("user {user_id} does not exist")).in_operation(OP)
+        })?;
+        let context = self.channel_context(app, &cid, Some(&target), OP).await?;
+        let mut member = context.membership.clone().ok_or_else(|| {
+            ApiError::not_found(format!("user {user_id} is not a member of {cid}")).in_operation(OP)
+        })?;
+        let mut set = request.set.clone();
+        if let Some(role) = set.remove("channel_role") {
+            member.channel_role = role
+                .as_str()
+                .ok_or_else(|| ApiError::input("channel_role must be a string").in_operation(OP))?
+                .to_owned();
+        }
+        let now = Utc::now();
+        for (flag, stamp) in [("pinned", "pinned_at"), ("archived", "archived_at")] {
+            if let Some(value) = set.remove(flag) {
+                match value.as_bool() {
+                    Some(true) => {
+                        member
+                            .doc
+                            .insert(stamp.into(), json!(eddy_protocol::time::format(&now)));
+                    }
+                    Some(false) => {
+                        member.doc.remove(stamp);
+                    }
+                    None => {
+                        return Err(
+                            ApiError::input(format!("{flag} must be a boolean")).in_operation(OP)
+                        )
+                    }
+                }
+            }
+        }
+        apply_partial(&mut member.doc, &set, &request.unset).map_err(|e| e.in_operation(OP))?;
+        check_size("member", &member.doc).map_err(|e| e.in_operation(OP))?;
+        member.updated_at = now;
+        let updated = self
+            .store
+            .update_member(app, &member)
+            .await
+            .map_err(store_error(OP))?;
+        self.announce_member_updated(app, &context.channel, &updated)
+            .await?;
+        let users = self.load_users(app, vec![updated.user_id.clone()]).await?;
+        Ok(json!({ "channel_member": render::member(&updated, &users) }))
+    }
+
+    pub async fn mark_read(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: ActingUser,
+    ) -> ChatResult<Value> {
+        const OP: &str = "MarkRead";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let user = self
+            .required_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+                OP,
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, Some(&user), OP).await?;
+        if !context.config.read_events || context.membership.is_none() {
+            return Ok(json!({ "event": Value::Null }));
+        }
+        let event = self
+            .mark_channel_read(app, &context.channel, &user, request.message_id.as_deref())
+            .await?;
+        Ok(json!({ "event": event }))
+    }
+
+    /// Marks one channel read for a member and publishes `message.read` and `notification.mark_read`.
+    async fn mark_channel_read(
+        &self,
+        app: AppId,
+        channel: &Channel,
+        user: &User,
+        message_id: Option<&str>,
+    ) -> ChatResult<Value> {
+        let now = Utc::now();
+        let member = self
+            .store
+            .mark_read(app, &channel.cid, &user.id, now, message_id)
+            .await
+            .map_err(store_error("MarkRead"))?;
+        let user_json = render::user(user, self.hub.is_online(app, &user.id));
+        let mut event = channel_event(ev::MESSAGE_READ, channel);
+        event.insert(
+            "created_at".into(),
+            json!(eddy_protocol::time::format(&now)),
+        );
+        event.insert("user".into(), user_json.clone());
+        event.insert(
+            "last_read_message_id".into(),
+            json!(member.as_ref().and_then(|m| m.last_read_message_id.clone())),
+        );
+        self.publish(
+            app,
+            vec![Audience::Watchers {
+                cid: channel.cid.clone(),
+            }],
+            event.clone(),
+            Vec::new(),
+        )
+        .await;
+        let mut notification = channel_event(ev::NOTIFICATION_MARK_READ, channel);
+        let config = self
+            .channel_type_config(app, &channel.kind, "MarkRead")
+            .await
+            .unwrap_or_default();
+        let users = self
+            .load_users(app, channel.created_by.iter().cloned().collect())
+            .await?;
+        notification.insert(
+            "channel".into(),
+            render::channel(channel, &config, &users, None),
+        );
+        notification.insert("user".into(), user_json);
+        notification.insert(
+            "last_read_message_id".into(),
+            event
+                .get("last_read_message_id")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        notification.extend(self.unread_totals(app, &user.id).await);
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user.id.clone()],
+            }],
+            notification,
+            Vec::new(),
+        )
+        .await;
+        Ok(Value::Object(event))
+    }
+
+    pub async fn mark_channels_read(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: MarkChannelsRead,
+    ) -> ChatResult<Value> {
+        const OP: &str = "MarkChannelsRead";
+        let user = self
+            .required_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+                OP,
+            )
+            .await?;
+        let targets: Vec<(String, Option<String>)> = match &request.read_by_channel {
+            Some(map) if !map.is_empty() => map
+                .iter()
+                .map(|(cid, id)| (cid.clone(), id.as_str().map(str::to_owned)))
+                .collect(),
+            _ => self
+                .store
+                .unread_channels(app, &user.id)
+                .await
+                .map_err(store_error(OP))?
+                .into_iter()
+                .map(|c| (c.cid, None))
+                .collect(),
+        };
+        for (cid, message_id) in targets {
+            if let Some(channel) = self
+                .store
+                .channel(app, &cid)
+                .await
+                .map_err(store_error(OP))?
+                .filter(|c| c.deleted_at.is_none())
+            {
+                self.mark_channel_read(app, &channel, &user, message_id.as_deref())
+                    .await?;
+            }
+        }
+        let mut all_read = user_event(ev::NOTIFICATION_MARK_READ);
+        all_read.insert(
+            "user".into(),
+            render::user(&user, self.hub.is_online(app, &user.id)),
+        );
+        all_read.extend(self.unread_totals(app, &user.id).await);
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user.id.clone()],
+            }],
+            all_read,
+            Vec::new(),
+        )
+        .await;
+        Ok(json!({}))
+    }
+
+    /// `POST /channels/{type}/{id}/event`: typing and custom events, stamped and sent to watchers.
+    pub async fn send_event(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: SendEvent,
+    ) -> ChatResult<Value> {
+        const OP: &str = "SendEvent";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let mut event = request.event;
+        let event_type = event
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::input("event.type is required").in_operation(OP))?;
+        let user = self
+            .required_user(
+                app,
+                actor,
+                event.get("user_id").and_then(Value::as_str),
+                None,
+                OP,
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, Some(&user), OP).await?;
+        let owner = Self::is_creator(&context, Some(&user));
+        let typing = event_type == ev::TYPING_START || event_type == ev::TYPING_STOP;
+        if typing {
+            if !context.config.typing_events {
+                return Err(ApiError::new(
+                    eddy_protocol::ErrorCode::ChannelFeatureNotSupported,
+                    "typing events are disabled for this channel type",
+                )
+                .in_operation(OP));
+            }
+            self.require(&context, actor, Some(&user), "read-channel", owner, OP)?;
+        } else if eddy_protocol::event::is_server_only(&event_type) {
+            return Err(ApiError::new(
+                eddy_protocol::ErrorCode::EventNotSupported,
+                format!("event type {event_type} cannot be sent by clients"),
+            )
+            .in_operation(OP));
+        } else {
+            if !context.config.custom_events {
+                return Err(ApiError::new(
+                    eddy_protocol::ErrorCode::ChannelFeatureNotSupported,
+                    "custom events are disabled for this channel type",
+                )
+                .in_operation(OP));
+            }
+            self.require(&context, actor, Some(&user), "send-custom-event", owner, OP)?;
+        }
+        event.remove("user_id");
+        event.extend(channel_event(&event_type, &context.channel));
+        event.insert(
+            "user".into(),
+            render::user(&user, self.hub.is_online(app, &user.id)),
+        );
+        let typing_hidden = user
+            .doc
+            .get("privacy_settings")
+            .and_then(|p| p.get("typing_indicators"))
+            .and_then(|t| t.get("enabled"))
+            .and_then(Value::as_bool)
+            == Some(false);
+        if !(typing && typing_hidden) {
+            self.publish(
+                app,
+                vec![Audience::Watchers { cid }],
+                event.clone(),
+                Vec::new(),
+            )
+            .await;
+        }
+        Ok(json!({ "event": event }))
+    }
+}
+
+fn blank_channel(cid: &str, kind: &str, id: &str) -> Channel {
+    let now = Utc::now();
+    Channel {
+        cid: cid.to_owned(),
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        created_by: None,
+        doc: Map::new(),
+        frozen: false,
+        disabled: false,
+        member_count: 0,
+        created_at: now,
+        updated_at: now,
+        last_message_at: None,
+        truncated_at: None,
+        deleted_at: None,
+    }
+}
+
+fn context_with(channel: Channel, context: &ChannelContext) -> ChannelContext {
+    ChannelContext {
+        channel,
+        config: context.config.clone(),
+        membership: context.membership.clone(),
+    }
+}

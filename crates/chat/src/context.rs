@@ -1,0 +1,59 @@
+//! The chat service handle and who is acting on a request.
+
+use crate::tasks::TaskRegistry;
+use eddy_bus::Bus;
+use eddy_realtime::Hub;
+use eddy_store::{App, Store, User};
+use std::sync::Arc;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A server-side token: may do anything, names the acting user in the request where needed.
+    Server,
+    /// A user token (or a connected user).
+    User(Box<User>),
+    /// `stream-auth-type: anonymous`.
+    Anonymous,
+}
+
+impl Actor {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Actor::User(user) => Some(user),
+            _ => None,
+        }
+    }
+
+    pub fn is_server(&self) -> bool {
+        matches!(self, Actor::Server)
+    }
+}
+
+/// Shared handles for every chat operation; cheap to clone.
+#[derive(Clone)]
+pub struct Chat {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub hub: Arc<Hub>,
+    pub tasks: TaskRegistry,
+}
+
+impl Chat {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, hub: Arc<Hub>) -> Self {
+        Chat {
+            store,
+            bus,
+            hub,
+            tasks: TaskRegistry::default(),
+        }
+    }
+
+    /// The app a request speaks to, by its API key.
+    pub async fn app_by_key(&self, api_key: &str) -> crate::ChatResult<Option<App>> {
+        self.store
+            .app_by_key(api_key)
+            .await
+            .map_err(crate::store_error("GetApp"))
+    }
+}

@@ -1,0 +1,67 @@
+//! Building and publishing events: one JSON body per event, recipients named by audience, counts per recipient.
+
+use crate::Chat;
+use chrono::Utc;
+use eddy_bus::{Audience, Envelope};
+use eddy_store::{AppId, Channel};
+use serde_json::{json, Map, Value};
+
+/// The envelope fields every channel-scoped event carries.
+pub fn channel_event(kind: &str, channel: &Channel) -> Map<String, Value> {
+    let mut event = Map::new();
+    event.insert("type".into(), json!(kind));
+    event.insert("cid".into(), json!(channel.cid));
+    event.insert("channel_id".into(), json!(channel.id));
+    event.insert("channel_type".into(), json!(channel.kind));
+    event.insert(
+        "created_at".into(),
+        json!(eddy_protocol::time::format(&Utc::now())),
+    );
+    event
+}
+
+pub fn user_event(kind: &str) -> Map<String, Value> {
+    let mut event = Map::new();
+    event.insert("type".into(), json!(kind));
+    event.insert(
+        "created_at".into(),
+        json!(eddy_protocol::time::format(&Utc::now())),
+    );
+    event
+}
+
+impl Chat {
+    /// Publishes one event; failures of the bus are logged, never fail the request that caused them.
+    pub(crate) async fn publish(
+        &self,
+        app: AppId,
+        audiences: Vec<Audience>,
+        event: Map<String, Value>,
+        personal: Vec<(String, Map<String, Value>)>,
+    ) {
+        let mut envelope = Envelope::new(app, audiences, &Value::Object(event));
+        for (user_id, fields) in personal {
+            envelope.personalise(&user_id, &fields);
+        }
+        if let Err(error) = self.bus.publish(envelope).await {
+            tracing::warn!(%error, "event not published");
+        }
+    }
+
+    /// A user's unread totals as events and `me` carry them.
+    pub(crate) async fn unread_totals(&self, app: AppId, user_id: &str) -> Map<String, Value> {
+        let channels = self
+            .store
+            .unread_channels(app, user_id)
+            .await
+            .unwrap_or_default();
+        let total: i64 = channels.iter().map(|c| c.unread_messages).sum();
+        let unread_channels = channels.iter().filter(|c| c.unread_messages > 0).count();
+        let mut counts = Map::new();
+        counts.insert("total_unread_count".into(), json!(total));
+        counts.insert("unread_count".into(), json!(total));
+        counts.insert("unread_channels".into(), json!(unread_channels));
+        counts.insert("unread_threads".into(), json!(0));
+        counts
+    }
+}

@@ -1,0 +1,256 @@
+//! Request bodies as the SDKs send them, parsed at the edge; unknown keys are custom data where Stream allows it.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// `{"id": ...}` as SDKs send for `user` fields.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRef {
+    pub id: String,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpsertUsers {
+    pub users: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PartialUser {
+    pub id: String,
+    #[serde(default)]
+    pub set: Map<String, Value>,
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateUsersPartial {
+    pub users: Vec<PartialUser>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryUsers {
+    pub filter_conditions: Value,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub presence: bool,
+    pub include_deactivated_users: bool,
+}
+
+/// A member as given in `members`/`add_members`: an id or an object with role and custom data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MemberInput {
+    Id(String),
+    Object {
+        user_id: String,
+        #[serde(default)]
+        channel_role: Option<String>,
+        #[serde(flatten)]
+        custom: Map<String, Value>,
+    },
+}
+
+impl MemberInput {
+    pub fn user_id(&self) -> &str {
+        match self {
+            MemberInput::Id(id) => id,
+            MemberInput::Object { user_id, .. } => user_id,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChannelData {
+    pub created_by_id: Option<String>,
+    pub created_by: Option<UserRef>,
+    pub members: Option<Vec<MemberInput>>,
+    pub frozen: Option<bool>,
+    pub disabled: Option<bool>,
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct MessagePagination {
+    pub limit: Option<i64>,
+    pub id_lt: Option<String>,
+    pub id_lte: Option<String>,
+    pub id_gt: Option<String>,
+    pub id_gte: Option<String>,
+    pub created_at_before: Option<String>,
+    pub created_at_after: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Pagination {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetOrCreateChannel {
+    pub data: Option<ChannelData>,
+    pub state: Option<bool>,
+    pub watch: bool,
+    pub presence: bool,
+    pub messages: Option<MessagePagination>,
+    pub members: Option<Pagination>,
+    pub watchers: Option<Pagination>,
+    pub hide_for_creator: bool,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryChannels {
+    pub filter_conditions: Value,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub message_limit: Option<i64>,
+    pub member_limit: Option<i64>,
+    pub state: Option<bool>,
+    pub watch: bool,
+    pub presence: bool,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateChannel {
+    pub data: Option<Map<String, Value>>,
+    pub add_members: Vec<MemberInput>,
+    pub remove_members: Vec<String>,
+    pub add_moderators: Vec<String>,
+    pub demote_moderators: Vec<String>,
+    pub invites: Vec<MemberInput>,
+    pub message: Option<MessageInput>,
+    pub cooldown: Option<i64>,
+    pub hide_history: bool,
+    pub skip_push: bool,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PartialUpdate {
+    pub set: Map<String, Value>,
+    pub unset: Vec<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Truncate {
+    pub hard_delete: bool,
+    pub skip_push: bool,
+    pub message: Option<MessageInput>,
+    pub truncated_at: Option<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActingUser {
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+    pub clear_history: bool,
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MarkChannelsRead {
+    pub read_by_channel: Option<Map<String, Value>>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct MessageInput {
+    pub id: Option<String>,
+    pub text: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub parent_id: Option<String>,
+    pub show_in_channel: Option<bool>,
+    pub quoted_message_id: Option<String>,
+    pub mentioned_users: Vec<Value>,
+    pub attachments: Option<Vec<Value>>,
+    pub silent: Option<bool>,
+    pub pinned: Option<bool>,
+    pub pin_expires: Option<Value>,
+    pub html: Option<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendMessage {
+    pub message: MessageInput,
+    #[serde(default)]
+    pub skip_push: bool,
+    #[serde(default)]
+    pub keep_channel_hidden: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateMessage {
+    pub message: MessageInput,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReactionInput {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub score: Option<i64>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub user: Option<UserRef>,
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendReaction {
+    pub reaction: ReactionInput,
+    #[serde(default)]
+    pub enforce_unique: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendEvent {
+    pub event: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteChannels {
+    pub cids: Vec<String>,
+    pub hard_delete: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateGuest {
+    pub user: Option<Map<String, Value>>,
+}

@@ -1,0 +1,9 @@
+//! Stream's MongoDB-style filters and sorts: JSON -> typed AST checked against a field schema -> SQL with bound values.
+
+mod parse;
+mod sql;
+
+pub use parse::{parse_filter, parse_sort, Filter, Op, QueryError, SortField};
+pub use sql::{
+    render_filter, render_sort, Bind, Dialect, FieldKind, FieldSpec, Rendered, Schema, SqlTarget,
+};

@@ -1,0 +1,440 @@
+//! Connection registry and fan-out, behind one short-held lock.
+
+use eddy_bus::{Audience, Envelope};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+/// Frames a connection's queue holds before the connection is dropped as too slow.
+pub const QUEUE_CAPACITY: usize = 1024;
+
+type AppId = i64;
+
+/// What the socket task should do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    Text(Arc<str>),
+    /// Close with this code and reason (e.g. the queue overflowed).
+    Close(u16, &'static str),
+}
+
+struct Connection {
+    app: AppId,
+    user_id: String,
+    sender: mpsc::Sender<Outbound>,
+    watching: HashSet<String>,
+}
+
+#[derive(Default)]
+struct State {
+    connections: HashMap<String, Connection>,
+    by_user: HashMap<(AppId, String), Vec<String>>,
+    watchers: HashMap<(AppId, String), HashSet<String>>,
+}
+
+impl State {
+    /// Distinct users watching `cid`.
+    fn watcher_count(&self, app: AppId, cid: &str) -> usize {
+        self.watchers
+            .get(&(app, cid.to_owned()))
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| self.connections.get(id))
+                    .map(|c| c.user_id.as_str())
+                    .collect::<HashSet<_>>()
+                    .len()
+            })
+            .unwrap_or(0)
+    }
+
+    fn user_watches(&self, app: AppId, user_id: &str, cid: &str) -> bool {
+        self.by_user
+            .get(&(app, user_id.to_owned()))
+            .is_some_and(|ids| {
+                ids.iter().any(|id| {
+                    self.connections
+                        .get(id)
+                        .is_some_and(|c| c.watching.contains(cid))
+                })
+            })
+    }
+}
+
+/// A registered connection's receiving end, owned by the socket task.
+pub struct ConnectionHandle {
+    pub connection_id: String,
+    pub receiver: mpsc::Receiver<Outbound>,
+}
+
+/// Result of starting to watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchChange {
+    /// The user went from no watching connection to one.
+    pub user_started: bool,
+    pub watcher_count: usize,
+}
+
+/// A channel a closing connection stopped watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwatched {
+    pub cid: String,
+    /// The user has no other connection watching it.
+    pub user_stopped: bool,
+    pub watcher_count: usize,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    state: Mutex<State>,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Hub::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain maps behind; keep serving with them.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn register(&self, app: AppId, user_id: &str, connection_id: String) -> ConnectionHandle {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let mut state = self.lock();
+        state
+            .by_user
+            .entry((app, user_id.to_owned()))
+            .or_default()
+            .push(connection_id.clone());
+        state.connections.insert(
+            connection_id.clone(),
+            Connection {
+                app,
+                user_id: user_id.to_owned(),
+                sender,
+                watching: HashSet::new(),
+            },
+        );
+        ConnectionHandle {
+            connection_id,
+            receiver,
+        }
+    }
+
+    /// Removes a connection and its watches; reports the channels it watched.
+    pub fn unregister(&self, connection_id: &str) -> Vec<Unwatched> {
+        let mut state = self.lock();
+        let Some(connection) = state.connections.remove(connection_id) else {
+            return Vec::new();
+        };
+        let key = (connection.app, connection.user_id.clone());
+        if let Some(ids) = state.by_user.get_mut(&key) {
+            ids.retain(|id| id != connection_id);
+            if ids.is_empty() {
+                state.by_user.remove(&key);
+            }
+        }
+        let mut changes = Vec::new();
+        for cid in connection.watching {
+            let watch_key = (connection.app, cid.clone());
+            if let Some(ids) = state.watchers.get_mut(&watch_key) {
+                ids.remove(connection_id);
+                if ids.is_empty() {
+                    state.watchers.remove(&watch_key);
+                }
+            }
+            let user_stopped = !state.user_watches(connection.app, &connection.user_id, &cid);
+            let watcher_count = state.watcher_count(connection.app, &cid);
+            changes.push(Unwatched {
+                cid,
+                user_stopped,
+                watcher_count,
+            });
+        }
+        changes
+    }
+
+    /// The user of a live connection of `app`, if it exists.
+    pub fn connection_user(&self, app: AppId, connection_id: &str) -> Option<String> {
+        let state = self.lock();
+        state
+            .connections
+            .get(connection_id)
+            .filter(|c| c.app == app)
+            .map(|c| c.user_id.clone())
+    }
+
+    /// Subscribes a connection to a channel's events; `None` if the connection is unknown.
+    pub fn watch(&self, app: AppId, connection_id: &str, cid: &str) -> Option<WatchChange> {
+        let mut state = self.lock();
+        let connection = state
+            .connections
+            .get(connection_id)
+            .filter(|c| c.app == app)?;
+        let user_id = connection.user_id.clone();
+        let user_started = !state.user_watches(app, &user_id, cid);
+        if let Some(connection) = state.connections.get_mut(connection_id) {
+            if !connection.watching.insert(cid.to_owned()) {
+                return Some(WatchChange {
+                    user_started: false,
+                    watcher_count: state.watcher_count(app, cid),
+                });
+            }
+        }
+        state
+            .watchers
+            .entry((app, cid.to_owned()))
+            .or_default()
+            .insert(connection_id.to_owned());
+        Some(WatchChange {
+            user_started,
+            watcher_count: state.watcher_count(app, cid),
+        })
+    }
+
+    /// Unsubscribes; returns whether the user stopped watching altogether and the new count.
+    pub fn stop_watching(&self, app: AppId, connection_id: &str, cid: &str) -> Option<Unwatched> {
+        let mut state = self.lock();
+        let connection = state
+            .connections
+            .get_mut(connection_id)
+            .filter(|c| c.app == app)?;
+        if !connection.watching.remove(cid) {
+            return None;
+        }
+        let user_id = connection.user_id.clone();
+        let key = (app, cid.to_owned());
+        if let Some(ids) = state.watchers.get_mut(&key) {
+            ids.remove(connection_id);
+            if ids.is_empty() {
+                state.watchers.remove(&key);
+            }
+        }
+        Some(Unwatched {
+            cid: cid.to_owned(),
+            user_stopped: !state.user_watches(app, &user_id, cid),
+            watcher_count: state.watcher_count(app, cid),
+        })
+    }
+
+    pub fn watcher_count(&self, app: AppId, cid: &str) -> usize {
+        self.lock().watcher_count(app, cid)
+    }
+
+    /// Users watching `cid`, each once.
+    pub fn watching_users(&self, app: AppId, cid: &str) -> Vec<String> {
+        let state = self.lock();
+        let mut users: Vec<String> = state
+            .watchers
+            .get(&(app, cid.to_owned()))
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| state.connections.get(id))
+                    .map(|c| c.user_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    pub fn is_online(&self, app: AppId, user_id: &str) -> bool {
+        self.lock().by_user.contains_key(&(app, user_id.to_owned()))
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.lock().connections.len()
+    }
+
+    /// Sends to one connection (health checks and replies), dropping it if its queue is full.
+    pub fn send_to(&self, connection_id: &str, frame: Outbound) {
+        let mut overflowed = false;
+        if let Some(connection) = self.lock().connections.get(connection_id) {
+            overflowed = connection.sender.try_send(frame).is_err();
+        }
+        if overflowed {
+            self.drop_slow(connection_id);
+        }
+    }
+
+    fn drop_slow(&self, connection_id: &str) {
+        tracing::warn!(connection_id, "connection queue overflowed; closing it");
+        if let Some(connection) = self.lock().connections.get(connection_id) {
+            // The socket task closes on this or on the sender's drop when unregistered.
+            let _ = connection
+                .sender
+                .try_send(Outbound::Close(4008, "event queue overflow"));
+        }
+        self.unregister(connection_id);
+    }
+
+    /// Routes an envelope to this node's recipients.
+    pub fn deliver(&self, envelope: &Envelope) {
+        let mut overflowed = Vec::new();
+        {
+            let state = self.lock();
+            let mut targets: HashSet<&str> = HashSet::new();
+            for audience in &envelope.audiences {
+                match audience {
+                    Audience::Watchers { cid } => {
+                        if let Some(ids) = state.watchers.get(&(envelope.app, cid.clone())) {
+                            targets.extend(ids.iter().map(String::as_str));
+                        }
+                    }
+                    Audience::Users { user_ids } => {
+                        for user_id in user_ids {
+                            if let Some(ids) = state.by_user.get(&(envelope.app, user_id.clone())) {
+                                targets.extend(ids.iter().map(String::as_str));
+                            }
+                        }
+                    }
+                    Audience::UsersNotWatching { cid, user_ids }
+                    | Audience::UsersWatching { cid, user_ids } => {
+                        let want_watching = matches!(audience, Audience::UsersWatching { .. });
+                        for user_id in user_ids {
+                            if let Some(ids) = state.by_user.get(&(envelope.app, user_id.clone())) {
+                                for id in ids {
+                                    let watching = state
+                                        .connections
+                                        .get(id)
+                                        .is_some_and(|c| c.watching.contains(cid));
+                                    if watching == want_watching {
+                                        targets.insert(id.as_str());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for id in targets {
+                if let Some(connection) = state.connections.get(id) {
+                    let frame = envelope.frame_for(&connection.user_id);
+                    if connection.sender.try_send(Outbound::Text(frame)).is_err() {
+                        overflowed.push(id.to_owned());
+                    }
+                }
+            }
+        }
+        for id in overflowed {
+            self.drop_slow(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(outbound: Option<Outbound>) -> String {
+        match outbound {
+            Some(Outbound::Text(text)) => text.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn watchers_get_channel_events_and_others_do_not() {
+        let hub = Hub::new();
+        let mut alice = hub.register(1, "alice", "c1".into());
+        let mut bob = hub.register(1, "bob", "c2".into());
+        let change = hub.watch(1, "c1", "messaging:x").unwrap();
+        assert_eq!(
+            change,
+            WatchChange {
+                user_started: true,
+                watcher_count: 1
+            }
+        );
+        hub.deliver(&Envelope::new(
+            1,
+            vec![Audience::Watchers {
+                cid: "messaging:x".into(),
+            }],
+            &json!({"n": 1}),
+        ));
+        assert_eq!(text(alice.receiver.try_recv().ok()), r#"{"n":1}"#);
+        assert!(bob.receiver.try_recv().is_err());
+    }
+
+    #[test]
+    fn apps_are_isolated() {
+        let hub = Hub::new();
+        let mut other_app = hub.register(2, "alice", "c1".into());
+        assert!(hub.watch(1, "c1", "messaging:x").is_none());
+        hub.deliver(&Envelope::new(
+            1,
+            vec![Audience::Users {
+                user_ids: vec!["alice".into()],
+            }],
+            &json!({}),
+        ));
+        assert!(other_app.receiver.try_recv().is_err());
+    }
+
+    #[test]
+    fn watcher_count_counts_users_not_connections() {
+        let hub = Hub::new();
+        let _a = hub.register(1, "alice", "a1".into());
+        let _b = hub.register(1, "alice", "a2".into());
+        assert!(hub.watch(1, "a1", "m:x").unwrap().user_started);
+        let second = hub.watch(1, "a2", "m:x").unwrap();
+        assert_eq!(
+            second,
+            WatchChange {
+                user_started: false,
+                watcher_count: 1
+            }
+        );
+        let gone = hub.unregister("a1");
+        assert_eq!(
+            gone,
+            vec![Unwatched {
+                cid: "m:x".into(),
+                user_stopped: false,
+                watcher_count: 1
+            }]
+        );
+        let last = hub.stop_watching(1, "a2", "m:x").unwrap();
+        assert!(last.user_stopped);
+        assert_eq!(last.watcher_count, 0);
+    }
+
+    #[test]
+    fn notifications_skip_watching_connections() {
+        let hub = Hub::new();
+        let mut watching = hub.register(1, "bob", "b1".into());
+        let mut idle = hub.register(1, "bob", "b2".into());
+        hub.watch(1, "b1", "m:x");
+        hub.deliver(&Envelope::new(
+            1,
+            vec![Audience::UsersNotWatching {
+                cid: "m:x".into(),
+                user_ids: vec!["bob".into()],
+            }],
+            &json!({"type": "notification.message_new"}),
+        ));
+        assert!(watching.receiver.try_recv().is_err());
+        assert!(idle.receiver.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_connection_instead_of_growing() {
+        let hub = Hub::new();
+        let _stalled = hub.register(1, "slow", "s1".into());
+        hub.watch(1, "s1", "m:x");
+        for index in 0..=QUEUE_CAPACITY {
+            hub.deliver(&Envelope::new(
+                1,
+                vec![Audience::Watchers { cid: "m:x".into() }],
+                &json!({"i": index}),
+            ));
+        }
+        assert_eq!(hub.connection_count(), 0);
+        assert!(!hub.is_online(1, "slow"));
+    }
+}

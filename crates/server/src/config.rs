@@ -1,0 +1,21 @@
+//! `eddy serve` settings: one typed tree from flags and environment, passed explicitly.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the embedded database.
+    #[arg(long, env = "EDDY_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// API key of the default app (generated and stored when unset).
+    #[arg(long, env = "EDDY_API_KEY")]
+    pub api_key: Option<String>,
+    /// API secret of the default app.
+    #[arg(long, env = "EDDY_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+}

@@ -1,0 +1,222 @@
+//! The `eddy` binary: CLI, configuration and wiring of the concrete backends.
+
+mod config;
+
+use clap::{Parser, Subcommand};
+use config::ServeConfig;
+use eddy_api::AppState;
+use eddy_bus::{Bus, InProcessBus};
+use eddy_chat::Chat;
+use eddy_realtime::Hub;
+use eddy_store::sqlite::SqliteStore;
+use eddy_store::{App, AppStore, Store};
+use rand::distributions::{Alphanumeric, DistString};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "eddy",
+    version,
+    about = "Self-hosted server for Stream's Chat API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeConfig),
+    /// Print a user token signed with the default app's secret.
+    Token {
+        user_id: String,
+        /// Seconds until the token expires; without it the token never expires.
+        #[arg(long)]
+        ttl: Option<i64>,
+        #[arg(long, env = "EDDY_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "EDDY_API_SECRET", hide_env_values = true)]
+        api_secret: Option<String>,
+    },
+    /// Manage the apps this server hosts.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+        #[arg(long, env = "EDDY_DATA_DIR", default_value = "./data", global = true)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create an app with generated credentials and print them.
+    Create {
+        #[arg(long, default_value = "eddy app")]
+        name: String,
+    },
+    /// List apps and their API keys.
+    List,
+}
+
+fn random(length: usize) -> String {
+    Alphanumeric
+        .sample_string(&mut rand::thread_rng(), length)
+        .to_lowercase()
+}
+
+async fn open_store(data_dir: &Path) -> Result<SqliteStore, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+    SqliteStore::open(&data_dir.join("eddy.sqlite3"))
+        .await
+        .map_err(|e| format!("cannot open database: {e}"))
+}
+
+/// The default app: the one named by EDDY_API_KEY/SECRET, else the first app, else a new generated one.
+async fn default_app(
+    store: &dyn Store,
+    key: Option<&str>,
+    secret: Option<&str>,
+) -> Result<App, String> {
+    match (key, secret) {
+        (Some(key), Some(secret)) => {
+            let app = store
+                .ensure_app(key, secret, "eddy")
+                .await
+                .map_err(|e| e.to_string())?;
+            if app.api_secret != secret {
+                return Err(format!(
+                    "app {key} exists with a different secret; refusing to start"
+                ));
+            }
+            Ok(app)
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            Err("set both EDDY_API_KEY and EDDY_API_SECRET, or neither".into())
+        }
+        (None, None) => match store
+            .list_apps()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+        {
+            Some(app) => Ok(app),
+            None => store
+                .ensure_app(&random(16), &random(48), "eddy")
+                .await
+                .map_err(|e| e.to_string()),
+        },
+    }
+}
+
+async fn serve(config: ServeConfig) -> Result<(), String> {
+    if config.listen.port() == 3030 {
+        return Err(
+            "port 3030 is reserved: Stream's JS SDK rewrites it to 8800 for WebSockets".into(),
+        );
+    }
+    let store: Arc<dyn Store> = Arc::new(open_store(&config.data_dir).await?);
+    let app = default_app(
+        store.as_ref(),
+        config.api_key.as_deref(),
+        config.api_secret.as_deref(),
+    )
+    .await?;
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(65_536));
+    let hub = Arc::new(Hub::new());
+    tokio::spawn(eddy_realtime::run_delivery(hub.clone(), bus.subscribe()));
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        chat: Chat::new(store, bus, hub),
+        ready: ready.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("EDDY_URL=http://{address}");
+    println!("EDDY_API_KEY={}", app.api_key);
+    println!("EDDY_API_SECRET={}", app.api_secret);
+    tracing::info!(%address, data_dir = %config.data_dir.display(), "eddy is serving");
+    ready.store(true, Ordering::Relaxed);
+    axum::serve(listener, eddy_api::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(config) => serve(config).await,
+        Command::Token {
+            user_id,
+            ttl,
+            data_dir,
+            api_secret,
+        } => {
+            eddy_core::UserId::parse(&user_id).map_err(|e| e.to_string())?;
+            let secret = match api_secret {
+                Some(secret) => secret,
+                None => {
+                    let store = open_store(&data_dir).await?;
+                    default_app(&store, None, None).await?.api_secret
+                }
+            };
+            let now = chrono::Utc::now().timestamp();
+            let token = eddy_core::auth::sign_user_token(
+                &secret,
+                &user_id,
+                Some(now),
+                ttl.map(|ttl| now + ttl),
+            )
+            .map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::App { command, data_dir } => {
+            let store = open_store(&data_dir).await?;
+            match command {
+                AppCommand::Create { name } => {
+                    let app = store
+                        .ensure_app(&random(16), &random(48), &name)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "EDDY_API_KEY={}\nEDDY_API_SECRET={}",
+                        app.api_key, app.api_secret
+                    );
+                }
+                AppCommand::List => {
+                    for app in store.list_apps().await.map_err(|e| e.to_string())? {
+                        println!("{}\t{}", app.api_key, app.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("eddy: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

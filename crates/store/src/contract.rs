@@ -1,0 +1,207 @@
+//! The storage contract by aggregate; every method is one atomic domain operation and no transaction crosses it.
+
+use crate::model::*;
+use async_trait::async_trait;
+use eddy_core::config::ChannelConfig;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid query: {0}")]
+    Query(String),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Returns the app with this key, creating it (with built-in channel types) if absent.
+    async fn ensure_app(&self, api_key: &str, api_secret: &str, name: &str) -> StoreResult<App>;
+    async fn app_by_key(&self, api_key: &str) -> StoreResult<Option<App>>;
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    async fn update_app_settings(&self, app: AppId, settings: &Document) -> StoreResult<()>;
+    async fn channel_types(&self, app: AppId) -> StoreResult<Vec<ChannelTypeRecord>>;
+    /// Creates a type; `Conflict` if the name exists.
+    async fn create_channel_type(
+        &self,
+        app: AppId,
+        config: &ChannelConfig,
+    ) -> StoreResult<ChannelTypeRecord>;
+    async fn update_channel_type(
+        &self,
+        app: AppId,
+        config: &ChannelConfig,
+    ) -> StoreResult<ChannelTypeRecord>;
+    /// Deletes a type; `Conflict` while channels of it exist.
+    async fn delete_channel_type(&self, app: AppId, name: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts or replaces users as given, keeping each existing user's `created_at`.
+    async fn upsert_users(&self, app: AppId, users: &[User]) -> StoreResult<Vec<User>>;
+    /// Users by id, in no particular order; unknown ids are skipped.
+    async fn users(&self, app: AppId, ids: &[String]) -> StoreResult<Vec<User>>;
+    async fn query_users(
+        &self,
+        app: AppId,
+        query: &ListQuery,
+        include_deactivated: bool,
+    ) -> StoreResult<Vec<User>>;
+    /// Hard delete removes the user row; soft delete sets `deleted_at`.
+    async fn delete_user(
+        &self,
+        app: AppId,
+        id: &str,
+        hard: bool,
+        now: Timestamp,
+    ) -> StoreResult<User>;
+    async fn touch_user(&self, app: AppId, id: &str, last_active: Timestamp) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Creates the channel with its members unless it exists (a soft-deleted one is recreated empty).
+    /// Returns the channel and whether it was created.
+    async fn create_channel(
+        &self,
+        app: AppId,
+        channel: &Channel,
+        members: &[Member],
+    ) -> StoreResult<(Channel, bool)>;
+    async fn channel(&self, app: AppId, cid: &str) -> StoreResult<Option<Channel>>;
+    async fn channels(&self, app: AppId, cids: &[String]) -> StoreResult<Vec<Channel>>;
+    async fn update_channel(&self, app: AppId, channel: &Channel) -> StoreResult<Channel>;
+    async fn delete_channel(
+        &self,
+        app: AppId,
+        cid: &str,
+        hard: bool,
+        now: Timestamp,
+    ) -> StoreResult<Channel>;
+    /// Hides messages up to `at` (hard: deletes them) and resets every member's unread count.
+    async fn truncate_channel(
+        &self,
+        app: AppId,
+        cid: &str,
+        at: Timestamp,
+        hard: bool,
+    ) -> StoreResult<Channel>;
+    async fn query_channels(&self, app: AppId, query: &ChannelQuery) -> StoreResult<Vec<Channel>>;
+
+    async fn members(
+        &self,
+        app: AppId,
+        cid: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<Member>>;
+    async fn members_of(
+        &self,
+        app: AppId,
+        cids: &[String],
+        user_id: Option<&str>,
+    ) -> StoreResult<Vec<Member>>;
+    /// Adds members that are not members yet; returns only the added ones.
+    async fn add_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        members: &[Member],
+    ) -> StoreResult<Vec<Member>>;
+    /// Removes members; returns the removed ones.
+    async fn remove_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<Member>>;
+    async fn update_member(&self, app: AppId, member: &Member) -> StoreResult<Member>;
+    /// Sets the read state: `last_read`, the last read message and a zero unread count.
+    async fn mark_read(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_id: &str,
+        at: Timestamp,
+        message_id: Option<&str>,
+    ) -> StoreResult<Option<Member>>;
+    async fn unread_channels(&self, app: AppId, user_id: &str) -> StoreResult<Vec<UnreadChannel>>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a new message and everything it implies: channel `last_message_at`, parent reply count and
+    /// participants, unread counts of the other members, the author's read state, un-hiding.
+    /// `counts_as_unread` is false for silent, system and thread-only messages.
+    async fn send_message(
+        &self,
+        app: AppId,
+        message: &Message,
+        counts_as_unread: bool,
+        unhide: bool,
+    ) -> StoreResult<SentMessage>;
+    async fn message(&self, app: AppId, id: &str) -> StoreResult<Option<Message>>;
+    async fn messages(&self, app: AppId, ids: &[String]) -> StoreResult<Vec<Message>>;
+    /// Channel history ascending, excluding thread-only replies and messages at or before `visible_after`.
+    async fn channel_messages(
+        &self,
+        app: AppId,
+        cid: &str,
+        page: &MessagePage,
+        visible_after: Option<Timestamp>,
+    ) -> StoreResult<Vec<Message>>;
+    async fn replies(
+        &self,
+        app: AppId,
+        parent_id: &str,
+        page: &MessagePage,
+    ) -> StoreResult<Vec<Message>>;
+    async fn update_message(&self, app: AppId, message: &Message) -> StoreResult<Message>;
+    /// Soft delete marks it `deleted`; hard delete removes it with its reactions and fixes the parent's reply count.
+    async fn delete_message(
+        &self,
+        app: AppId,
+        id: &str,
+        hard: bool,
+        now: Timestamp,
+    ) -> StoreResult<(Message, Option<Message>)>;
+    /// Adds or replaces the user's reaction of that type (all their reactions with `enforce_unique`);
+    /// returns the updated message and whether an existing reaction was replaced.
+    async fn add_reaction(
+        &self,
+        app: AppId,
+        reaction: &Reaction,
+        enforce_unique: bool,
+    ) -> StoreResult<(Message, bool)>;
+    async fn remove_reaction(
+        &self,
+        app: AppId,
+        message_id: &str,
+        user_id: &str,
+        kind: &str,
+    ) -> StoreResult<(Message, Reaction)>;
+    async fn reactions(
+        &self,
+        app: AppId,
+        message_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<Reaction>>;
+    async fn reactions_by_user(
+        &self,
+        app: AppId,
+        user_id: &str,
+        message_ids: &[String],
+    ) -> StoreResult<Vec<Reaction>>;
+}
+
+/// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
+pub trait Store: AppStore + UserStore + ChannelStore + MessageStore {}
+
+impl<T: AppStore + UserStore + ChannelStore + MessageStore> Store for T {}

@@ -1,0 +1,11 @@
+//! The storage contract: records, atomic domain operations by aggregate, and the backends that implement them.
+
+mod contract;
+mod model;
+pub mod schemas;
+pub mod sqlite;
+#[cfg(test)]
+mod suite;
+
+pub use contract::{AppStore, ChannelStore, MessageStore, Store, StoreError, UserStore};
+pub use model::*;

@@ -1,0 +1,157 @@
+//! Records as the store keeps them: typed columns plus a JSON document for fields the API lets clients shape.
+
+use chrono::{DateTime, Utc};
+use eddy_query::{Filter, SortField};
+use serde_json::{Map, Value};
+
+pub type Timestamp = DateTime<Utc>;
+pub type AppId = i64;
+pub type Document = Map<String, Value>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub id: AppId,
+    pub api_key: String,
+    pub api_secret: String,
+    pub name: String,
+    /// App settings as set by `PATCH /app` (Stream's field names).
+    pub settings: Document,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelTypeRecord {
+    pub name: String,
+    pub config: eddy_core::config::ChannelConfig,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub role: String,
+    /// name, image, language, teams, invisible, privacy_settings, revoke_tokens_issued_before and custom data.
+    pub doc: Document,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_active: Option<Timestamp>,
+    pub deactivated_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub cid: String,
+    pub kind: String,
+    pub id: String,
+    pub created_by: Option<String>,
+    /// name, image, team, cooldown, config_overrides and custom data.
+    pub doc: Document,
+    pub frozen: bool,
+    pub disabled: bool,
+    pub member_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_message_at: Option<Timestamp>,
+    pub truncated_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// Membership and the member's read state (one row per member and channel).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub cid: String,
+    pub user_id: String,
+    pub channel_role: String,
+    /// invited, invite_accepted_at, pinned_at, archived_at and custom data.
+    pub doc: Document,
+    pub hidden: bool,
+    pub hide_messages_before: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_read: Timestamp,
+    pub last_read_message_id: Option<String>,
+    pub unread_messages: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub cid: String,
+    pub parent_id: Option<String>,
+    pub user_id: String,
+    pub kind: String,
+    pub show_in_channel: bool,
+    pub reply_count: i64,
+    /// text, html, attachments, mentioned_users (ids), quoted_message_id, silent, pinned*, custom data.
+    pub doc: Document,
+    /// `{type: {count, sum_scores, first_reaction_at, last_reaction_at}}`.
+    pub reaction_groups: Document,
+    /// Up to ten newest reactions.
+    pub latest_reactions: Vec<Reaction>,
+    pub thread_participants: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaction {
+    pub message_id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub score: i64,
+    /// emoji_code and custom data.
+    pub doc: Document,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Which slice of a message list to read; ids bound the page by their message's creation time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessagePage {
+    pub limit: i64,
+    pub id_lt: Option<String>,
+    pub id_lte: Option<String>,
+    pub id_gt: Option<String>,
+    pub id_gte: Option<String>,
+    pub created_at_before: Option<Timestamp>,
+    pub created_at_after: Option<Timestamp>,
+}
+
+/// A parsed user or channel query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: Filter,
+    pub sort: Vec<SortField>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Channel queries are evaluated for one user (membership-relative fields) or for the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelQuery {
+    pub query: ListQuery,
+    pub viewer: Option<String>,
+    /// `Some(true)` lists only the viewer's hidden channels; `Some(false)` (default for users) excludes them.
+    pub hidden: Option<bool>,
+}
+
+/// What sending a message changed besides the message itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    pub message: Message,
+    pub parent: Option<Message>,
+    pub channel: Channel,
+    /// Members whose hidden channel became visible again.
+    pub unhidden: Vec<String>,
+}
+
+/// Per-channel unread state of one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadChannel {
+    pub cid: String,
+    pub unread_messages: i64,
+    pub last_read: Timestamp,
+}
