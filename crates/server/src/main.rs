@@ -140,7 +140,10 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     // Whoever started us may have stopped reading stdout; that must not stop the server.
-    let banner = format!("EDDY_URL=http://{address}\nEDDY_API_KEY={}\nEDDY_API_SECRET={}\n", app.api_key, app.api_secret);
+    let banner = format!(
+        "EDDY_URL=http://{address}\nEDDY_API_KEY={}\nEDDY_API_SECRET={}\n",
+        app.api_key, app.api_secret
+    );
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
     tracing::info!(%address, data_dir = %config.data_dir.display(), "eddy is serving");

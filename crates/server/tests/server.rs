@@ -32,7 +32,8 @@ impl Drop for TempDir {
 }
 
 fn start() -> Server {
-    let data = std::env::temp_dir().join(format!("eddy-itest-{}-{}", std::process::id(), uuid_like()));
+    let data =
+        std::env::temp_dir().join(format!("eddy-itest-{}-{}", std::process::id(), uuid_like()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
@@ -52,17 +53,29 @@ fn start() -> Server {
         }
     }
     assert!(url.starts_with("http://127.0.0.1:"), "no URL printed");
-    Server { child, url, _data: TempDir(data) }
+    Server {
+        child,
+        url,
+        _data: TempDir(data),
+    }
 }
 
 fn uuid_like() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 /// Signs claims with HS256, as the SDKs' token helpers do.
 fn token(claims: Value, secret: &str) -> String {
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).expect("sign")
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
 }
 
 fn server_token() -> String {
@@ -73,11 +86,20 @@ fn user_token(user: &str) -> String {
     token(json!({"user_id": user}), SECRET)
 }
 
-async fn call(server: &Server, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let separator = if path.contains('?') { '&' } else { '?' };
     let client = reqwest::Client::new();
     let mut request = client
-        .request(method, format!("{}{path}{separator}api_key={KEY}", server.url))
+        .request(
+            method,
+            format!("{}{path}{separator}api_key={KEY}", server.url),
+        )
         .header("Authorization", token)
         .header("stream-auth-type", "jwt");
     if let Some(body) = body {
@@ -88,16 +110,20 @@ async fn call(server: &Server, method: reqwest::Method, path: &str, token: &str,
     (status, response.json().await.expect("json body"))
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &Server, user: &str, token: &str) -> (Socket, Value) {
-    let payload = json!({"user_id": user, "user_details": {"id": user, "name": user.to_uppercase()}});
+    let payload =
+        json!({"user_id": user, "user_details": {"id": user, "name": user.to_uppercase()}});
     let url = format!(
         "{}/connect?json={}&api_key={KEY}&authorization={token}&stream-auth-type=jwt",
         server.url.replace("http://", "ws://"),
         urlencode(&payload.to_string())
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect");
     let first = next_json(&mut socket).await;
     (socket, first)
 }
@@ -105,7 +131,9 @@ async fn connect(server: &Server, user: &str, token: &str) -> (Socket, Value) {
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -113,7 +141,11 @@ fn urlencode(text: &str) -> String {
 
 async fn next_json(socket: &mut Socket) -> Value {
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("frame in time").expect("open").expect("ok");
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("frame in time")
+            .expect("open")
+            .expect("ok");
         if let Message::Text(text) = frame {
             return serde_json::from_str(&text).expect("json frame");
         }
@@ -133,26 +165,63 @@ async fn next_of(socket: &mut Socket, kind: &str) -> Value {
 #[tokio::test]
 async fn healthz_and_error_envelope() {
     let server = start();
-    let status = reqwest::get(format!("{}/healthz", server.url)).await.expect("healthz").status();
+    let status = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .expect("healthz")
+        .status();
     assert_eq!(status, 200);
     let (status, body) = call(&server, reqwest::Method::GET, "/app", "not-a-token", None).await;
     assert_eq!(status, 401);
     assert_eq!(body["code"], 5);
     assert_eq!(body["details"], json!([]));
-    let (status, body) = call(&server, reqwest::Method::GET, "/app", &token(json!({"server": true}), "wrong-secret"), None).await;
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/app",
+        &token(json!({"server": true}), "wrong-secret"),
+        None,
+    )
+    .await;
     assert_eq!((status, body["code"].clone()), (401, json!(43)));
-    let (status, body) = call(&server, reqwest::Method::GET, "/nope", &server_token(), None).await;
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/nope",
+        &server_token(),
+        None,
+    )
+    .await;
     assert_eq!((status, body["code"].clone()), (404, json!(16)));
 }
 
 #[tokio::test]
 async fn bad_filters_are_code_4_not_empty_results() {
     let server = start();
-    let (status, body) = call(&server, reqwest::Method::POST, "/channels", &server_token(), Some(json!({"filter_conditions": {"frozen": {"$gt": 1}}}))).await;
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels",
+        &server_token(),
+        Some(json!({"filter_conditions": {"frozen": {"$gt": 1}}})),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], 4);
-    assert!(body["message"].as_str().unwrap_or_default().contains("frozen"), "{body}");
-    let (status, _) = call(&server, reqwest::Method::POST, "/channels", &server_token(), Some(json!("not an object"))).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("frozen"),
+        "{body}"
+    );
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels",
+        &server_token(),
+        Some(json!("not an object")),
+    )
+    .await;
     assert_eq!(status, 400);
 }
 
@@ -160,7 +229,12 @@ async fn bad_filters_are_code_4_not_empty_results() {
 async fn unknown_api_keys_are_refused_with_code_2() {
     let server = start();
     let client = reqwest::Client::new();
-    let response = client.get(format!("{}/app?api_key=unknown", server.url)).header("Authorization", server_token()).send().await.expect("request");
+    let response = client
+        .get(format!("{}/app?api_key=unknown", server.url))
+        .header("Authorization", server_token())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["code"], 2);
@@ -169,48 +243,106 @@ async fn unknown_api_keys_are_refused_with_code_2() {
 #[tokio::test]
 async fn two_users_chat_over_websockets() {
     let server = start();
-    let (status, _) = call(&server, reqwest::Method::POST, "/users", &server_token(), Some(json!({"users": {"alice": {"id": "alice"}, "bob": {"id": "bob"}}}))).await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(json!({"users": {"alice": {"id": "alice"}, "bob": {"id": "bob"}}})),
+    )
+    .await;
     assert_eq!(status, 201);
     let (mut alice, hello) = connect(&server, "alice", &user_token("alice")).await;
     assert_eq!(hello["type"], "health.check");
     assert_eq!(hello["me"]["id"], "alice");
     assert_eq!(hello["me"]["name"], "ALICE");
     assert_eq!(hello["me"]["mutes"], json!([]));
-    let alice_connection = hello["connection_id"].as_str().expect("connection id").to_owned();
+    let alice_connection = hello["connection_id"]
+        .as_str()
+        .expect("connection id")
+        .to_owned();
     let (mut bob, bob_hello) = connect(&server, "bob", &user_token("bob")).await;
-    let bob_connection = bob_hello["connection_id"].as_str().expect("connection id").to_owned();
+    let bob_connection = bob_hello["connection_id"]
+        .as_str()
+        .expect("connection id")
+        .to_owned();
 
     let create = json!({"data": {"members": ["alice", "bob"]}, "watch": true, "state": true});
-    let (status, state) = call(&server, reqwest::Method::POST, &format!("/channels/messaging/room/query?connection_id={alice_connection}"), &user_token("alice"), Some(create)).await;
+    let (status, state) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/channels/messaging/room/query?connection_id={alice_connection}"),
+        &user_token("alice"),
+        Some(create),
+    )
+    .await;
     assert_eq!(status, 201, "{state}");
     assert_eq!(state["members"].as_array().map(Vec::len), Some(2));
-    assert!(state["channel"]["own_capabilities"].as_array().is_some_and(|c| c.contains(&json!("send-message"))));
-    let (status, _) = call(&server, reqwest::Method::POST, &format!("/channels/messaging/room/query?connection_id={bob_connection}"), &user_token("bob"), Some(json!({"watch": true}))).await;
+    assert!(state["channel"]["own_capabilities"]
+        .as_array()
+        .is_some_and(|c| c.contains(&json!("send-message"))));
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/channels/messaging/room/query?connection_id={bob_connection}"),
+        &user_token("bob"),
+        Some(json!({"watch": true})),
+    )
+    .await;
     assert_eq!(status, 201);
 
-    let (status, sent) = call(&server, reqwest::Method::POST, "/channels/messaging/room/message", &user_token("alice"), Some(json!({"message": {"text": "hi bob"}}))).await;
+    let (status, sent) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/room/message",
+        &user_token("alice"),
+        Some(json!({"message": {"text": "hi bob"}})),
+    )
+    .await;
     assert_eq!(status, 201, "{sent}");
     let event = next_of(&mut bob, "message.new").await;
     assert_eq!(event["message"]["text"], "hi bob");
     assert_eq!(event["user"]["id"], "alice");
     assert_eq!(event["cid"], "messaging:room");
-    assert_eq!(event["total_unread_count"], 1, "bob's own unread count is spliced in: {event}");
+    assert_eq!(
+        event["total_unread_count"], 1,
+        "bob's own unread count is spliced in: {event}"
+    );
     let own = next_of(&mut alice, "message.new").await;
     assert_eq!(own["message"]["id"], sent["message"]["id"]);
 
     let typing = json!({"event": {"type": "typing.start"}});
-    let (status, _) = call(&server, reqwest::Method::POST, "/channels/messaging/room/event", &user_token("bob"), Some(typing)).await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/room/event",
+        &user_token("bob"),
+        Some(typing),
+    )
+    .await;
     assert_eq!(status, 201);
     let event = next_of(&mut alice, "typing.start").await;
     assert_eq!(event["user"]["id"], "bob");
 
-    let (status, read) = call(&server, reqwest::Method::POST, "/channels/messaging/room/read", &user_token("bob"), Some(json!({}))).await;
+    let (status, read) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/room/read",
+        &user_token("bob"),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(status, 201);
     assert_eq!(read["event"]["type"], "message.read");
     let event = next_of(&mut alice, "message.read").await;
     assert_eq!(event["user"]["id"], "bob");
 
-    alice.send(Message::Text(r#"[{"type":"health.check","client_id":"alice--1"}]"#.into())).await.expect("send");
+    alice
+        .send(Message::Text(
+            r#"[{"type":"health.check","client_id":"alice--1"}]"#.into(),
+        ))
+        .await
+        .expect("send");
     let pong = next_of(&mut alice, "health.check").await;
     assert_eq!(pong["connection_id"], alice_connection.as_str());
     assert!(pong.get("me").is_none(), "later health checks carry no me");
@@ -219,14 +351,28 @@ async fn two_users_chat_over_websockets() {
 #[tokio::test]
 async fn websocket_refusals_arrive_as_connection_error_frames() {
     let server = start();
-    let (mut socket, frame) = connect(&server, "mallory", &token(json!({"user_id": "mallory"}), "wrong-secret")).await;
+    let (mut socket, frame) = connect(
+        &server,
+        "mallory",
+        &token(json!({"user_id": "mallory"}), "wrong-secret"),
+    )
+    .await;
     assert_eq!(frame["type"], "connection.error");
     assert_eq!(frame["error"]["code"], 43);
     assert_eq!(frame["error"]["StatusCode"], 401);
-    let close = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("close in time");
-    assert!(matches!(close, Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 1000));
+    let close = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("close in time");
+    assert!(
+        matches!(close, Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 1000)
+    );
 
-    let (_, frame) = connect(&server, "carol", &token(json!({"user_id": "carol", "exp": 1_000}), SECRET)).await;
+    let (_, frame) = connect(
+        &server,
+        "carol",
+        &token(json!({"user_id": "carol", "exp": 1_000}), SECRET),
+    )
+    .await;
     assert_eq!(frame["error"]["code"], 40);
     let (_, frame) = connect(&server, "dave", &user_token("erin")).await;
     assert_eq!(frame["error"]["code"], 5);
@@ -235,14 +381,29 @@ async fn websocket_refusals_arrive_as_connection_error_frames() {
 #[tokio::test]
 async fn revoked_tokens_are_refused_as_expired() {
     let server = start();
-    let (status, _) = call(&server, reqwest::Method::POST, "/users", &server_token(), Some(json!({"users": {"frank": {"id": "frank"}}}))).await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(json!({"users": {"frank": {"id": "frank"}}})),
+    )
+    .await;
     assert_eq!(status, 201);
     let issued = chrono::Utc::now().timestamp() - 60;
     let old = token(json!({"user_id": "frank", "iat": issued}), SECRET);
     let (status, _) = call(&server, reqwest::Method::GET, "/app", &old, None).await;
     assert_eq!(status, 200);
-    let revoke = json!({"users": [{"id": "frank", "set": {"revoke_tokens_issued_before": eddy_now()}}]});
-    let (status, body) = call(&server, reqwest::Method::PATCH, "/users", &server_token(), Some(revoke)).await;
+    let revoke =
+        json!({"users": [{"id": "frank", "set": {"revoke_tokens_issued_before": eddy_now()}}]});
+    let (status, body) = call(
+        &server,
+        reqwest::Method::PATCH,
+        "/users",
+        &server_token(),
+        Some(revoke),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = call(&server, reqwest::Method::GET, "/app", &old, None).await;
     assert_eq!((status, body["code"].clone()), (401, json!(40)));

@@ -11,14 +11,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 async fn sqlite() -> SqliteStore {
-    let path = std::env::temp_dir().join(format!("eddy-store-suite-{}-{}.sqlite3", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+    let path = std::env::temp_dir().join(format!(
+        "eddy-store-suite-{}-{}.sqlite3",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_file(&path);
     SqliteStore::open(&path).await.expect("open sqlite")
 }
 
 fn user(id: &str) -> User {
     let now = Utc::now();
-    User { id: id.into(), role: "user".into(), doc: Map::new(), created_at: now, updated_at: now, last_active: None, deactivated_at: None, deleted_at: None }
+    User {
+        id: id.into(),
+        role: "user".into(),
+        doc: Map::new(),
+        created_at: now,
+        updated_at: now,
+        last_active: None,
+        deactivated_at: None,
+        deleted_at: None,
+    }
 }
 
 fn channel(cid: &str, creator: &str) -> Channel {
@@ -65,7 +78,11 @@ fn message(id: &str, cid: &str, author: &str, parent: Option<&str>, at_offset_ms
         cid: cid.into(),
         parent_id: parent.map(str::to_owned),
         user_id: author.into(),
-        kind: if parent.is_some() { "reply".into() } else { "regular".into() },
+        kind: if parent.is_some() {
+            "reply".into()
+        } else {
+            "regular".into()
+        },
         show_in_channel: false,
         reply_count: 0,
         doc: json!({"text": id}).as_object().cloned().unwrap_or_default(),
@@ -83,17 +100,44 @@ async fn apps_are_created_once_and_isolated(store: &dyn Store) {
     let again = store.ensure_app("key-a", "other", "a").await.unwrap();
     assert_eq!(first.id, again.id);
     assert_eq!(again.api_secret, "secret-a");
-    let types: Vec<String> = store.channel_types(first.id).await.unwrap().into_iter().map(|t| t.name).collect();
-    assert_eq!(types, ["commerce", "gaming", "livestream", "messaging", "team"]);
+    let types: Vec<String> = store
+        .channel_types(first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        types,
+        ["commerce", "gaming", "livestream", "messaging", "team"]
+    );
     let other = store.ensure_app("key-b", "secret-b", "b").await.unwrap();
-    store.upsert_users(first.id, &[user("alice")]).await.unwrap();
-    assert_eq!(store.users(first.id, &["alice".into()]).await.unwrap().len(), 1);
-    assert!(store.users(other.id, &["alice".into()]).await.unwrap().is_empty());
+    store
+        .upsert_users(first.id, &[user("alice")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .users(first.id, &["alice".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .users(other.id, &["alice".into()])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn upsert_keeps_created_at(store: &dyn Store) {
     let app = store.ensure_app("key-u", "s", "u").await.unwrap().id;
-    let original = store.upsert_users(app, &[user("bob")]).await.unwrap().remove(0);
+    let original = store
+        .upsert_users(app, &[user("bob")])
+        .await
+        .unwrap()
+        .remove(0);
     let mut changed = user("bob");
     changed.created_at = Utc::now() + Duration::days(1);
     changed.doc.insert("name".into(), json!("Bob"));
@@ -105,55 +149,146 @@ async fn upsert_keeps_created_at(store: &dyn Store) {
 async fn sending_updates_channel_thread_and_unread(store: &dyn Store) {
     let app = store.ensure_app("key-m", "s", "m").await.unwrap().id;
     let cid = "messaging:room";
-    let (created, was_new) = store.create_channel(app, &channel(cid, "alice"), &[member(cid, "alice"), member(cid, "bob")]).await.unwrap();
+    let (created, was_new) = store
+        .create_channel(
+            app,
+            &channel(cid, "alice"),
+            &[member(cid, "alice"), member(cid, "bob")],
+        )
+        .await
+        .unwrap();
     assert!(was_new);
     assert_eq!(created.member_count, 2);
-    let (_, again) = store.create_channel(app, &channel(cid, "alice"), &[]).await.unwrap();
+    let (_, again) = store
+        .create_channel(app, &channel(cid, "alice"), &[])
+        .await
+        .unwrap();
     assert!(!again);
 
-    let sent = store.send_message(app, &message("m1", cid, "alice", None, 0), true, true).await.unwrap();
+    let sent = store
+        .send_message(app, &message("m1", cid, "alice", None, 0), true, true)
+        .await
+        .unwrap();
     assert_eq!(sent.channel.last_message_at, Some(sent.message.created_at));
-    let duplicate = store.send_message(app, &message("m1", cid, "alice", None, 1), true, true).await;
+    let duplicate = store
+        .send_message(app, &message("m1", cid, "alice", None, 1), true, true)
+        .await;
     assert!(matches!(duplicate, Err(crate::StoreError::Conflict(_))));
-    let reply = store.send_message(app, &message("r1", cid, "bob", Some("m1"), 5), false, true).await.unwrap();
+    let reply = store
+        .send_message(app, &message("r1", cid, "bob", Some("m1"), 5), false, true)
+        .await
+        .unwrap();
     let parent = reply.parent.expect("parent updated");
     assert_eq!(parent.reply_count, 1);
     assert_eq!(parent.thread_participants, ["alice", "bob"]);
 
     let unread = store.unread_channels(app, "bob").await.unwrap();
     assert_eq!(unread[0].unread_messages, 1);
-    assert_eq!(store.unread_channels(app, "alice").await.unwrap()[0].unread_messages, 0);
-    let read = store.mark_read(app, cid, "bob", Utc::now(), None).await.unwrap().expect("member");
+    assert_eq!(
+        store.unread_channels(app, "alice").await.unwrap()[0].unread_messages,
+        0
+    );
+    let read = store
+        .mark_read(app, cid, "bob", Utc::now(), None)
+        .await
+        .unwrap()
+        .expect("member");
     assert_eq!(read.unread_messages, 0);
     assert_eq!(read.last_read_message_id.as_deref(), Some("m1"));
 
-    let history = store.channel_messages(app, cid, &MessagePage { limit: 10, ..MessagePage::default() }, None).await.unwrap();
-    assert_eq!(history.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1"], "thread-only replies stay out of history");
-    let (_, parent) = store.delete_message(app, "r1", true, Utc::now()).await.unwrap();
+    let history = store
+        .channel_messages(
+            app,
+            cid,
+            &MessagePage {
+                limit: 10,
+                ..MessagePage::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["m1"],
+        "thread-only replies stay out of history"
+    );
+    let (_, parent) = store
+        .delete_message(app, "r1", true, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(parent.expect("parent").reply_count, 0);
 }
 
 async fn message_pages_are_ascending_and_bounded(store: &dyn Store) {
     let app = store.ensure_app("key-p", "s", "p").await.unwrap().id;
     let cid = "messaging:pages";
-    store.create_channel(app, &channel(cid, "alice"), &[member(cid, "alice")]).await.unwrap();
+    store
+        .create_channel(app, &channel(cid, "alice"), &[member(cid, "alice")])
+        .await
+        .unwrap();
     for index in 0..10 {
-        store.send_message(app, &message(&format!("p{index}"), cid, "alice", None, index * 10), true, true).await.unwrap();
+        store
+            .send_message(
+                app,
+                &message(&format!("p{index}"), cid, "alice", None, index * 10),
+                true,
+                true,
+            )
+            .await
+            .unwrap();
     }
     let ids = |messages: Vec<Message>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
-    let latest = store.channel_messages(app, cid, &MessagePage { limit: 3, ..MessagePage::default() }, None).await.unwrap();
+    let latest = store
+        .channel_messages(
+            app,
+            cid,
+            &MessagePage {
+                limit: 3,
+                ..MessagePage::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(ids(latest), ["p7", "p8", "p9"]);
-    let older = MessagePage { limit: 2, id_lt: Some("p7".into()), ..MessagePage::default() };
-    assert_eq!(ids(store.channel_messages(app, cid, &older, None).await.unwrap()), ["p5", "p6"]);
-    let newer = MessagePage { limit: 2, id_gt: Some("p2".into()), ..MessagePage::default() };
-    assert_eq!(ids(store.channel_messages(app, cid, &newer, None).await.unwrap()), ["p3", "p4"]);
+    let older = MessagePage {
+        limit: 2,
+        id_lt: Some("p7".into()),
+        ..MessagePage::default()
+    };
+    assert_eq!(
+        ids(store
+            .channel_messages(app, cid, &older, None)
+            .await
+            .unwrap()),
+        ["p5", "p6"]
+    );
+    let newer = MessagePage {
+        limit: 2,
+        id_gt: Some("p2".into()),
+        ..MessagePage::default()
+    };
+    assert_eq!(
+        ids(store
+            .channel_messages(app, cid, &newer, None)
+            .await
+            .unwrap()),
+        ["p3", "p4"]
+    );
 }
 
 async fn reactions_summarise_and_replace(store: &dyn Store) {
     let app = store.ensure_app("key-r", "s", "r").await.unwrap().id;
     let cid = "messaging:r";
-    store.create_channel(app, &channel(cid, "alice"), &[member(cid, "alice")]).await.unwrap();
-    store.send_message(app, &message("m", cid, "alice", None, 0), true, true).await.unwrap();
+    store
+        .create_channel(app, &channel(cid, "alice"), &[member(cid, "alice")])
+        .await
+        .unwrap();
+    store
+        .send_message(app, &message("m", cid, "alice", None, 0), true, true)
+        .await
+        .unwrap();
     let reaction = |kind: &str, score: i64| Reaction {
         message_id: "m".into(),
         user_id: "bob".into(),
@@ -163,31 +298,78 @@ async fn reactions_summarise_and_replace(store: &dyn Store) {
         created_at: Utc::now(),
         updated_at: Utc::now(),
     };
-    let (updated, replaced) = store.add_reaction(app, &reaction("like", 1), false).await.unwrap();
+    let (updated, replaced) = store
+        .add_reaction(app, &reaction("like", 1), false)
+        .await
+        .unwrap();
     assert!(!replaced);
     assert_eq!(updated.reaction_groups["like"]["count"], 1);
-    let (updated, replaced) = store.add_reaction(app, &reaction("love", 5), true).await.unwrap();
+    let (updated, replaced) = store
+        .add_reaction(app, &reaction("love", 5), true)
+        .await
+        .unwrap();
     assert!(replaced, "enforce_unique replaced the like");
     assert!(!updated.reaction_groups.contains_key("like"));
     assert_eq!(updated.reaction_groups["love"]["sum_scores"], 5);
     assert_eq!(updated.latest_reactions.len(), 1);
-    let (after, removed) = store.remove_reaction(app, "m", "bob", "love").await.unwrap();
+    let (after, removed) = store
+        .remove_reaction(app, "m", "bob", "love")
+        .await
+        .unwrap();
     assert_eq!(removed.score, 5);
     assert!(after.reaction_groups.is_empty());
 }
 
 async fn channel_queries_filter_and_sort(store: &dyn Store) {
     let app = store.ensure_app("key-q", "s", "q").await.unwrap().id;
-    for (name, members) in [("a", vec!["alice", "bob"]), ("b", vec!["bob"]), ("c", vec!["carol"])] {
+    for (name, members) in [
+        ("a", vec!["alice", "bob"]),
+        ("b", vec!["bob"]),
+        ("c", vec!["carol"]),
+    ] {
         let cid = format!("messaging:{name}");
         let list: Vec<Member> = members.iter().map(|m| member(&cid, m)).collect();
-        store.create_channel(app, &channel(&cid, members[0]), &list).await.unwrap();
+        store
+            .create_channel(app, &channel(&cid, members[0]), &list)
+            .await
+            .unwrap();
     }
-    store.send_message(app, &message("late", "messaging:a", "alice", None, 1000), true, true).await.unwrap();
-    let filter = parse_filter(&json!({"members": {"$in": ["bob"]}}), &crate::schemas::CHANNELS).unwrap();
-    let sort = parse_sort(Some(&json!([{"field": "last_message_at", "direction": -1}])), &["last_message_at"]).unwrap();
-    let query = ChannelQuery { query: ListQuery { filter, sort, limit: 10, offset: 0 }, viewer: Some("bob".into()), hidden: Some(false) };
-    let found: Vec<String> = store.query_channels(app, &query).await.unwrap().into_iter().map(|c| c.cid).collect();
+    store
+        .send_message(
+            app,
+            &message("late", "messaging:a", "alice", None, 1000),
+            true,
+            true,
+        )
+        .await
+        .unwrap();
+    let filter = parse_filter(
+        &json!({"members": {"$in": ["bob"]}}),
+        &crate::schemas::CHANNELS,
+    )
+    .unwrap();
+    let sort = parse_sort(
+        Some(&json!([{"field": "last_message_at", "direction": -1}])),
+        &["last_message_at"],
+    )
+    .unwrap();
+    let query = ChannelQuery {
+        query: ListQuery {
+            filter,
+            sort,
+            limit: 10,
+            offset: 0,
+        },
+        viewer: Some("bob".into()),
+        hidden: Some(false),
+    };
+    let found: Vec<String> = store
+        .query_channels(app, &query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.cid)
+        .collect();
     assert_eq!(found, ["messaging:a", "messaging:b"]);
 }
 
