@@ -1,5 +1,7 @@
 //! Integration tests: the real `eddy` binary on port 0, driven over REST and WebSocket like an SDK would.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed expectation is the test failing
+
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
