@@ -1,10 +1,12 @@
 //! The HTTP and WebSocket edge: one route table, authentication, request parsing and Stream's error JSON.
 
 mod context;
+mod rate_limit;
 mod reply;
 mod routes;
 mod socket;
 
+pub use rate_limit::RateLimiter;
 pub use routes::router;
 
 use eddy_chat::Chat;
@@ -15,4 +17,5 @@ use std::sync::Arc;
 pub struct AppState {
     pub chat: Chat,
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    pub rate_limiter: Arc<RateLimiter>,
 }

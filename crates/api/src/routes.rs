@@ -115,7 +115,11 @@ pub fn router(state: AppState) -> Router {
         .route("/unread", get(unread_counts))
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
-        .route("/connect", get(socket::connect));
+        .route("/connect", get(socket::connect))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::limit,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api)

@@ -660,6 +660,7 @@ impl Chat {
                 "cid",
                 "id",
             ],
+            true,
         )
         .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
         let query = ChannelQuery {
@@ -915,6 +916,9 @@ impl Chat {
         }
         let mut message_json = None;
         if let Some(message) = request.message.clone() {
+            let acting = self
+                .message_author(app, actor, &message, acting.as_ref())
+                .await?;
             let sent = self
                 .send_message_in(
                     app,
@@ -1236,21 +1240,19 @@ impl Chat {
             Cid::parse(cid)
                 .map_err(|e| ApiError::input(e.to_string()).in_operation("DeleteChannels"))?;
         }
-        let chat = self.clone();
-        let task_id = self.tasks.spawn(async move {
-            let mut result = Map::new();
-            for cid in &request.cids {
-                let status = match chat
-                    .delete_channel_by_cid(app, cid, request.hard_delete)
-                    .await
-                {
-                    Ok(_) => json!({"status": "ok"}),
-                    Err(error) => json!({"status": "error", "error": error.message}),
-                };
-                result.insert(cid.clone(), status);
-            }
-            Ok(Value::Object(result))
-        });
+        // Channels leave queries at once; the task reports the outcome per channel.
+        let mut result = Map::new();
+        for cid in &request.cids {
+            let status = match self
+                .delete_channel_by_cid(app, cid, request.hard_delete)
+                .await
+            {
+                Ok(_) => json!({"status": "ok"}),
+                Err(error) => json!({"status": "error", "error": error.message}),
+            };
+            result.insert(cid.clone(), status);
+        }
+        let task_id = self.tasks.spawn(async move { Ok(Value::Object(result)) });
         Ok(json!({ "task_id": task_id }))
     }
 
@@ -1319,6 +1321,9 @@ impl Chat {
         .await;
         let mut response = json!({ "channel": channel_json });
         if let Some(message) = request.message {
+            let acting = self
+                .message_author(app, actor, &message, acting.as_ref())
+                .await?;
             let context = context_with(channel, &context);
             response["message"] = self
                 .send_message_in(app, actor, &context, acting.as_ref(), message, true)
@@ -1735,6 +1740,28 @@ impl Chat {
             .await;
         }
         Ok(json!({ "event": event }))
+    }
+}
+
+impl Chat {
+    /// Who a system message in an update or truncate speaks as: its own `user_id`/`user`, else the actor.
+    async fn message_author(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        message: &MessageInput,
+        acting: Option<&User>,
+    ) -> ChatResult<Option<User>> {
+        match (
+            actor,
+            message
+                .user_id
+                .as_deref()
+                .or(message.user.as_ref().map(|u| u.id.as_str())),
+        ) {
+            (Actor::Server, Some(id)) => Ok(Some(self.user_or_create(app, id).await?)),
+            _ => Ok(acting.cloned()),
+        }
     }
 }
 

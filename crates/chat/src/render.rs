@@ -74,6 +74,7 @@ pub fn config(config: &ChannelConfig) -> Value {
 
 pub fn channel_type(record: &eddy_store::ChannelTypeRecord, commands_as_names: bool) -> Value {
     let mut out = config(&record.config);
+    out["grants"] = Value::Object(eddy_core::grants::effective_grants(&record.config));
     if commands_as_names {
         out["commands"] = json!(record.config.commands);
     }

@@ -430,6 +430,7 @@ impl Chat {
                 "name",
                 "role",
             ],
+            true,
         )
         .map_err(|e| ApiError::input(e.to_string()).in_operation("QueryUsers"))?;
         let query = ListQuery {

@@ -223,6 +223,31 @@ fn default_grants(channel_type: &str, role: &str) -> Vec<&'static str> {
     }
 }
 
+/// Roles whose grants a channel type lists.
+pub const GRANT_ROLES: [&str; 7] = [
+    "admin",
+    "moderator",
+    "user",
+    "guest",
+    "anonymous",
+    "channel_member",
+    "channel_moderator",
+];
+
+/// The grants in force per role on a type: its overrides, else the defaults of its name.
+pub fn effective_grants(config: &ChannelConfig) -> serde_json::Map<String, serde_json::Value> {
+    GRANT_ROLES
+        .iter()
+        .map(|role| {
+            let grants = match config.grants.get(*role) {
+                Some(custom) => custom.clone(),
+                None => serde_json::json!(default_grants(&config.name, role)),
+            };
+            ((*role).to_owned(), grants)
+        })
+        .collect()
+}
+
 /// Whether `subject` holds `permission` on a channel of `config`'s type.
 pub fn allows(config: &ChannelConfig, subject: Subject<'_>, permission: &str) -> bool {
     let owner_variant = format!("{permission}-owner");

@@ -219,17 +219,34 @@ fn check_operand(field: &str, kind: FieldKind, op: Op, operand: &Value) -> Resul
             .is_string()
             .then_some(())
             .ok_or_else(|| wrong("a string")),
-        Op::Eq if kind == FieldKind::Any && operand.is_array() => Ok(()),
+        Op::Eq if matches!(kind, FieldKind::Any | FieldKind::TextList) && operand.is_array() => {
+            match operand.as_array() {
+                Some(items) if kind == FieldKind::Any || items.iter().all(Value::is_string) => {
+                    Ok(())
+                }
+                _ => Err(wrong("an array of strings")),
+            }
+        }
         _ if scalar_ok(operand) || (operand.is_null() && op == Op::Eq) => Ok(()),
         _ => Err(wrong(expected)),
     }
 }
 
-/// Accepts `[{field, direction}]`, `[{name: dir}]` and `{name: dir}`; checks fields against `allowed`.
-pub fn parse_sort(json: Option<&Value>, allowed: &[&str]) -> Result<Vec<SortField>, QueryError> {
+/// Accepts `[{field, direction}]`, `[{name: dir}]` and `{name: dir}`; checks fields against `allowed`,
+/// admitting any other plain key as a custom field when `custom_fields` is set.
+pub fn parse_sort(
+    json: Option<&Value>,
+    allowed: &[&str],
+    custom_fields: bool,
+) -> Result<Vec<SortField>, QueryError> {
     let mut sort = Vec::new();
     let mut push = |field: &str, direction: &Value| -> Result<(), QueryError> {
-        if !allowed.contains(&field) {
+        let custom_ok = custom_fields
+            && !field.is_empty()
+            && !field
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c == '$' || c.is_control());
+        if !allowed.contains(&field) && !custom_ok {
             return Err(QueryError::UnknownSortField(field.into()));
         }
         let direction = match direction.as_i64() {

@@ -27,6 +27,13 @@ pub enum SqlTarget {
     InSubquery(&'static str),
     /// A key inside a JSON document column (custom data); the key is bound as a JSON path.
     JsonKey(&'static str),
+    /// Set membership: `key IN (subquery)` where the subquery selects rows holding any of `{values}`;
+    /// `$eq` with an array means exactly that set, checked against `count_column`.
+    Membership {
+        key: &'static str,
+        subquery: &'static str,
+        count_column: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -193,6 +200,35 @@ impl Writer<'_> {
                     _ => exists,
                 };
             }
+            SqlTarget::Membership {
+                key,
+                subquery,
+                count_column,
+            } => {
+                let mut values: Vec<Value> = match value {
+                    Value::Array(items) => items.clone(),
+                    single => vec![single.clone()],
+                };
+                let exact = op == Op::Eq && value.is_array();
+                if exact {
+                    values.sort_by_key(|v| v.to_string());
+                    values.dedup();
+                }
+                let list = self.list(&values);
+                let inner = subquery.replace("{values}", &list);
+                let condition = if exact {
+                    let size = values.len() as i64;
+                    let first = self.bind(Bind::Int(size));
+                    let second = self.bind(Bind::Int(size));
+                    format!("({key} IN ({inner} GROUP BY 1 HAVING COUNT(*) = {first}) AND {count_column} = {second})")
+                } else {
+                    format!("{key} IN ({inner})")
+                };
+                return match op {
+                    Op::Nin | Op::Ne => format!("NOT ({condition})"),
+                    _ => format!("({condition})"),
+                };
+            }
             SqlTarget::InSubquery(template) => {
                 let values: Vec<Value> = match value {
                     Value::Array(items) => items.clone(),
@@ -261,20 +297,34 @@ pub fn render_filter(
     Ok(())
 }
 
-/// `ORDER BY` items for `sort`, each field mapped by `columns` (`(name, sql expression)`).
-pub fn render_sort(sort: &[SortField], columns: &[(&str, &str)]) -> Result<String, QueryError> {
-    sort.iter()
-        .map(|item| {
-            let column = columns
-                .iter()
-                .find(|(name, _)| *name == item.field)
-                .map(|(_, column)| *column)
-                .ok_or_else(|| QueryError::UnknownSortField(item.field.clone()))?;
-            let direction = if item.direction < 0 { "DESC" } else { "ASC" };
-            Ok(format!("{column} IS NULL, {column} {direction}"))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(|items| items.join(", "))
+/// `ORDER BY` items for `sort`: named fields through `columns` (`(name, sql expression)`), other
+/// names as custom keys of `custom_document` with the JSON path bound.
+pub fn render_sort(
+    sort: &[SortField],
+    columns: &[(&str, &str)],
+    custom_document: Option<&str>,
+) -> Result<Rendered, QueryError> {
+    let mut out = Rendered::default();
+    let mut items = Vec::new();
+    for item in sort {
+        let column = match (
+            columns.iter().find(|(name, _)| *name == item.field),
+            custom_document,
+        ) {
+            (Some((_, column)), _) => (*column).to_owned(),
+            (None, Some(document)) => {
+                // Bound twice: once for the NULLs-last rank, once for the value.
+                out.binds.push(Bind::Text(json_path(&item.field)));
+                out.binds.push(Bind::Text(json_path(&item.field)));
+                format!("json_extract({document}, ?)")
+            }
+            (None, None) => return Err(QueryError::UnknownSortField(item.field.clone())),
+        };
+        let direction = if item.direction < 0 { "DESC" } else { "ASC" };
+        items.push(format!("{column} IS NULL, {column} {direction}"));
+    }
+    out.sql = items.join(", ");
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -335,6 +385,36 @@ mod tests {
     }
 
     #[test]
+    fn member_sets_match_exactly_with_eq_arrays() {
+        let schema = Schema {
+            fields: &[FieldSpec {
+                name: "members",
+                kind: FieldKind::TextList,
+                ops: &[Op::In, Op::Eq],
+                target: SqlTarget::Membership {
+                    key: "c.cid",
+                    subquery: "SELECT m.cid FROM members m WHERE m.user_id IN ({values})",
+                    count_column: "c.member_count",
+                },
+            }],
+            custom_document: None,
+        };
+        let parsed = parse_filter(&json!({"members": {"$eq": ["b", "a", "a"]}}), &schema).unwrap();
+        let mut out = Rendered::default();
+        render_filter(&parsed, &schema, Dialect::Sqlite, &mut out).unwrap();
+        assert_eq!(out.sql, "((c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN (?, ?) GROUP BY 1 HAVING COUNT(*) = ?) AND c.member_count = ?))");
+        assert_eq!(
+            out.binds,
+            vec![
+                Bind::Text("a".into()),
+                Bind::Text("b".into()),
+                Bind::Int(2),
+                Bind::Int(2)
+            ]
+        );
+    }
+
+    #[test]
     fn custom_fields_go_through_a_bound_json_path() {
         let out = render(json!({"color": "green"})).unwrap();
         assert_eq!(out.sql, "json_extract(c.doc, ?) = ?");
@@ -378,22 +458,45 @@ mod tests {
         assert_eq!(
             parse_sort(
                 Some(&json!([{"field": "last_message_at", "direction": -1}])),
-                &allowed
+                &allowed,
+                false
             )
             .unwrap(),
             expected
         );
         assert_eq!(
-            parse_sort(Some(&json!({"last_message_at": -1})), &allowed).unwrap(),
+            parse_sort(Some(&json!({"last_message_at": -1})), &allowed, false).unwrap(),
             expected
         );
         assert_eq!(
-            parse_sort(Some(&json!([{"last_message_at": -1}])), &allowed).unwrap(),
+            parse_sort(Some(&json!([{"last_message_at": -1}])), &allowed, false).unwrap(),
             expected
         );
-        assert!(parse_sort(Some(&json!({"nope": 1})), &allowed).is_err());
-        let order = render_sort(&expected, &[("last_message_at", "c.last_message_at")]).unwrap();
-        assert_eq!(order, "c.last_message_at IS NULL, c.last_message_at DESC");
+        assert!(parse_sort(Some(&json!({"nope": 1})), &allowed, false).is_err());
+        assert!(parse_sort(Some(&json!({"nope": 1})), &allowed, true).is_ok());
+        let order =
+            render_sort(&expected, &[("last_message_at", "c.last_message_at")], None).unwrap();
+        assert_eq!(
+            order.sql,
+            "c.last_message_at IS NULL, c.last_message_at DESC"
+        );
+        let custom = vec![SortField {
+            field: "age".into(),
+            direction: 1,
+        }];
+        let order = render_sort(&custom, &[], Some("u.doc")).unwrap();
+        assert_eq!(
+            order.sql,
+            "json_extract(u.doc, ?) IS NULL, json_extract(u.doc, ?) ASC"
+        );
+        assert_eq!(
+            order.binds,
+            vec![
+                Bind::Text("$.\"age\"".into()),
+                Bind::Text("$.\"age\"".into())
+            ]
+        );
+        assert!(render_sort(&custom, &[], None).is_err());
     }
 
     #[test]

@@ -18,4 +18,7 @@ pub struct ServeConfig {
     /// API secret of the default app.
     #[arg(long, env = "EDDY_API_SECRET", hide_env_values = true)]
     pub api_secret: Option<String>,
+    /// Requests per minute allowed per app, endpoint and platform on this node.
+    #[arg(long, env = "EDDY_RATE_LIMIT_PER_MINUTE", default_value_t = 60_000)]
+    pub rate_limit_per_minute: u32,
 }

@@ -134,6 +134,7 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     let state = AppState {
         chat: Chat::new(store, bus, hub),
         ready: ready.clone(),
+        rate_limiter: Arc::new(eddy_api::RateLimiter::new(config.rate_limit_per_minute)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

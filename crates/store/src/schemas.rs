@@ -94,9 +94,13 @@ pub const CHANNELS: Schema = Schema {
         FieldSpec { name: "cid", kind: FieldKind::Text, ops: EQUALITY, target: SqlTarget::Column("c.cid") },
         FieldSpec {
             name: "members",
-            kind: FieldKind::Text,
-            ops: &[Op::In, Op::Eq],
-            target: SqlTarget::InSubquery("c.cid IN (SELECT m.cid FROM members m WHERE m.app_id = c.app_id AND m.user_id IN ({values}))"),
+            kind: FieldKind::TextList,
+            ops: &[Op::In, Op::Eq, Op::Nin],
+            target: SqlTarget::Membership {
+                key: "c.cid",
+                subquery: "SELECT m.cid FROM members m WHERE m.app_id = c.app_id AND m.user_id IN ({values})",
+                count_column: "c.member_count",
+            },
         },
         FieldSpec { name: "created_by_id", kind: FieldKind::Text, ops: EQUALITY, target: SqlTarget::Column("c.created_by") },
         FieldSpec { name: "frozen", kind: FieldKind::Bool, ops: FLAG, target: SqlTarget::Column("c.frozen") },

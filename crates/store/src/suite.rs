@@ -351,6 +351,7 @@ async fn channel_queries_filter_and_sort(store: &dyn Store) {
     let sort = parse_sort(
         Some(&json!([{"field": "last_message_at", "direction": -1}])),
         &["last_message_at"],
+        false,
     )
     .unwrap();
     let query = ChannelQuery {

@@ -393,14 +393,17 @@ impl UserStore for SqliteStore {
         if !include_deactivated {
             rendered.sql.push_str(" AND u.deactivated_at IS NULL");
         }
-        let mut order = render_sort(&query.sort, crate::schemas::USER_SORT)
+        let order = render_sort(&query.sort, crate::schemas::USER_SORT, Some("u.doc"))
             .map_err(|e| StoreError::Query(e.to_string()))?;
-        if order.is_empty() {
-            order = "u.created_at DESC".into();
-        }
-        rendered
-            .sql
-            .push_str(&format!(" ORDER BY {order}, u.id DESC LIMIT ? OFFSET ?"));
+        let order_sql = if order.sql.is_empty() {
+            "u.created_at DESC".into()
+        } else {
+            order.sql
+        };
+        rendered.binds.extend(order.binds);
+        rendered.sql.push_str(&format!(
+            " ORDER BY {order_sql}, u.id DESC LIMIT ? OFFSET ?"
+        ));
         let rows = bind_all(sqlx::query(&rendered.sql).bind(app), &rendered.binds)
             .bind(query.limit)
             .bind(query.offset)
@@ -716,14 +719,21 @@ impl ChannelStore for SqliteStore {
             });
             rendered.binds.push(Bind::Text(viewer.clone()));
         }
-        let mut order = render_sort(&query.query.sort, crate::schemas::CHANNEL_SORT)
-            .map_err(|e| StoreError::Query(e.to_string()))?;
-        if order.is_empty() {
-            order = format!("{} DESC", crate::schemas::LAST_UPDATED);
-        }
+        let order = render_sort(
+            &query.query.sort,
+            crate::schemas::CHANNEL_SORT,
+            Some("c.doc"),
+        )
+        .map_err(|e| StoreError::Query(e.to_string()))?;
+        let order_sql = if order.sql.is_empty() {
+            format!("{} DESC", crate::schemas::LAST_UPDATED)
+        } else {
+            order.sql
+        };
+        rendered.binds.extend(order.binds);
         rendered
             .sql
-            .push_str(&format!(" ORDER BY {order}, c.cid LIMIT ? OFFSET ?"));
+            .push_str(&format!(" ORDER BY {order_sql}, c.cid LIMIT ? OFFSET ?"));
         let rows = bind_all(sqlx::query(&rendered.sql).bind(app), &rendered.binds)
             .bind(query.query.limit)
             .bind(query.query.offset)

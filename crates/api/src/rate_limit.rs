@@ -1,0 +1,142 @@
+//! Per-minute request budgets per (app, endpoint, platform), with Stream's `X-RateLimit-*` headers on every answer.
+
+use crate::reply::ErrorReply;
+use crate::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use eddy_protocol::{ApiError, ErrorCode};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Windows kept before stale ones (older minutes) are swept.
+const SWEEP_AT: usize = 50_000;
+
+#[derive(Clone, Copy)]
+struct Window {
+    minute: i64,
+    used: u32,
+}
+
+/// Fixed one-minute windows; each node counts its own traffic.
+pub struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<(String, String, &'static str), Window>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request; returns (allowed, remaining, reset unix second).
+    fn take(&self, key: (String, String, &'static str), now: i64) -> (bool, u32, i64) {
+        let minute = now / 60;
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() >= SWEEP_AT {
+            windows.retain(|_, window| window.minute == minute);
+        }
+        let window = windows.entry(key).or_insert(Window { minute, used: 0 });
+        if window.minute != minute {
+            *window = Window { minute, used: 0 };
+        }
+        let allowed = window.used < self.per_minute;
+        if allowed {
+            window.used += 1;
+        }
+        (allowed, self.per_minute - window.used, (minute + 1) * 60)
+    }
+}
+
+/// Stream's platforms, from the auth mode and the SDK's `X-Stream-Client`.
+fn platform(request: &Request) -> &'static str {
+    let client = request
+        .headers()
+        .get("x-stream-client")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if client.contains("android") {
+        "android"
+    } else if client.contains("swift") || client.contains("ios") {
+        "ios"
+    } else if client.contains("browser") || client.contains("react") {
+        "web"
+    } else {
+        "server_side"
+    }
+}
+
+pub async fn limit(
+    State(state): State<AppState>,
+    path: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let api_key = request
+        .uri()
+        .query()
+        .and_then(|query| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("api_key="))
+        })
+        .unwrap_or_default()
+        .to_owned();
+    let route = path.map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let key = (api_key, route, platform(&request));
+    let (allowed, remaining, reset) = state.rate_limiter.take(key, chrono::Utc::now().timestamp());
+    let mut response = if allowed {
+        next.run(request).await
+    } else {
+        let error = ApiError::new(
+            ErrorCode::RateLimit,
+            "Too many requests, check response headers for the rate limit budget",
+        );
+        let mut response = ErrorReply::new(error, started).into_response();
+        let wait = (reset - chrono::Utc::now().timestamp()).max(1);
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert("retry-after", value);
+        }
+        response
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "x-ratelimit-limit",
+            state.rate_limiter.per_minute.to_string(),
+        ),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_run_out_and_refill_next_minute() {
+        let limiter = RateLimiter::new(2);
+        let key = || ("k".to_owned(), "/app".to_owned(), "server_side");
+        assert_eq!(limiter.take(key(), 120), (true, 1, 180));
+        assert_eq!(limiter.take(key(), 121), (true, 0, 180));
+        assert_eq!(limiter.take(key(), 122), (false, 0, 180));
+        assert_eq!(limiter.take(key(), 180), (true, 1, 240));
+        assert_eq!(
+            limiter.take(("other".to_owned(), "/app".to_owned(), "web"), 122),
+            (true, 1, 180)
+        );
+    }
+}
