@@ -1213,10 +1213,7 @@ impl Chat {
         let member_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
         let mut notification = channel_event(ev::NOTIFICATION_CHANNEL_DELETED, &channel);
         notification.insert("channel".into(), channel_json);
-        let mut personal = Vec::new();
-        for member in &member_ids {
-            personal.push((member.clone(), self.unread_totals(app, member).await));
-        }
+        let personal = self.unread_totals_for(app, &member_ids).await;
         self.publish(
             app,
             vec![Audience::UsersNotWatching {

@@ -48,6 +48,30 @@ impl Chat {
         }
     }
 
+    /// Unread totals for many recipients in one store call, as per-recipient event fields.
+    pub(crate) async fn unread_totals_for(
+        &self,
+        app: AppId,
+        user_ids: &[String],
+    ) -> Vec<(String, Map<String, Value>)> {
+        let totals = self
+            .store
+            .unread_totals(app, user_ids)
+            .await
+            .unwrap_or_default();
+        totals
+            .into_iter()
+            .map(|(user_id, total, channels)| {
+                let mut counts = Map::new();
+                counts.insert("total_unread_count".into(), json!(total));
+                counts.insert("unread_count".into(), json!(total));
+                counts.insert("unread_channels".into(), json!(channels));
+                counts.insert("unread_threads".into(), json!(0));
+                (user_id, counts)
+            })
+            .collect()
+    }
+
     /// A user's unread totals as events and `me` carry them.
     pub(crate) async fn unread_totals(&self, app: AppId, user_id: &str) -> Map<String, Value> {
         let channels = self

@@ -60,6 +60,8 @@ const RESERVED_MESSAGE_KEYS: &[&str] = &[
     "error",
     "__html",
 ];
+/// Channels with more members than this get events without per-recipient unread counts.
+const PERSONALISED_MEMBER_LIMIT: usize = 1000;
 const MAX_REACTION_TYPE_LENGTH: usize = 30;
 const MAX_REACTION_CUSTOM_BYTES: usize = 1024;
 
@@ -464,13 +466,12 @@ impl Chat {
             .await
             .map_err(store_error("SendMessage"))?;
         let member_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-        // Per-recipient unread counts cost one query per member; large channels go without them.
-        let mut personal = Vec::new();
-        if member_ids.len() <= 100 {
-            for member in &member_ids {
-                personal.push((member.clone(), self.unread_totals(app, member).await));
-            }
-        }
+        // Recipients' own unread counts, in one query; very large channels go without them.
+        let personal = if member_ids.len() <= PERSONALISED_MEMBER_LIMIT {
+            self.unread_totals_for(app, &member_ids).await
+        } else {
+            Vec::new()
+        };
         let watcher_count = self.hub.watcher_count(app, &channel.cid);
         let author_json = rendered.get("user").cloned().unwrap_or(Value::Null);
         let mut event = channel_event(ev::MESSAGE_NEW, channel);

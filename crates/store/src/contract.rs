@@ -132,6 +132,12 @@ pub trait ChannelStore: Send + Sync {
         message_id: Option<&str>,
     ) -> StoreResult<Option<Member>>;
     async fn unread_channels(&self, app: AppId, user_id: &str) -> StoreResult<Vec<UnreadChannel>>;
+    /// Unread totals of many users at once: `(user_id, total unread messages, channels with unread)`.
+    async fn unread_totals(
+        &self,
+        app: AppId,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<(String, i64, i64)>>;
 }
 
 #[async_trait]

@@ -879,6 +879,36 @@ impl ChannelStore for SqliteStore {
         row.map(|row| member_from_row(&row)).transpose()
     }
 
+    async fn unread_totals(
+        &self,
+        app: AppId,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<(String, i64, i64)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT m.user_id, COALESCE(SUM(m.unread_messages), 0), COALESCE(SUM(m.unread_messages > 0), 0)
+             FROM members m JOIN channels c ON c.app_id = m.app_id AND c.cid = m.cid
+             WHERE m.app_id = ? AND c.deleted_at IS NULL AND m.user_id IN ({}) GROUP BY m.user_id",
+            placeholders(user_ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(app);
+        for id in user_ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0).map_err(backend)?,
+                    row.try_get(1).map_err(backend)?,
+                    row.try_get(2).map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn unread_channels(&self, app: AppId, user_id: &str) -> StoreResult<Vec<UnreadChannel>> {
         let rows = sqlx::query(
             "SELECT m.cid, m.unread_messages, m.last_read FROM members m JOIN channels c ON c.app_id = m.app_id AND c.cid = m.cid
