@@ -241,3 +241,19 @@ def test_members_filter_eq_exact_set(client, make_user, make_channel):
     assert [c["channel"]["id"] for c in got] == [ch.id]
     got = client.query_channels({"members": {"$eq": [owner, a]}, "id": ch.id})["channels"]
     assert got == []
+
+
+def test_update_member_partial_custom_data(client, make_user, make_channel):
+    me = make_user()["id"]
+    ch, _, _ = make_channel(members=[me])
+    resp = ch.update_member_partial(me, to_set={"hat": "blue", "score": 7})
+    cm = resp["channel_member"]
+    assert cm["user_id"] == me
+    assert cm["hat"] == "blue"
+    assert cm["score"] == 7
+    resp = ch.update_member_partial(me, to_unset=["hat"])
+    assert "hat" not in resp["channel_member"]
+    assert resp["channel_member"]["score"] == 7
+    members = {m["user_id"]: m for m in ch.query()["members"]}
+    assert members[me]["score"] == 7
+    assert "hat" not in members[me]

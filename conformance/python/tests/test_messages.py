@@ -249,3 +249,17 @@ def test_channel_message_pagination(client, make_channel):
     assert [m["index"] for m in latest] == [4, 5]
     older = ch.query(messages={"limit": 2, "id_lt": ids[4]})["messages"]
     assert [m["index"] for m in older] == [2, 3]
+
+
+def test_undelete_soft_deleted_message(client, make_channel):
+    ch, _, owner = make_channel()
+    sent = ch.send_message({"text": "oops"}, owner)["message"]
+    client.delete_message(sent["id"])
+    m = client.undelete_message(sent["id"], owner)["message"]
+    assert m["id"] == sent["id"]
+    assert m["type"] == "regular"
+    assert m["text"] == "oops"
+    assert m.get("deleted_at") is None
+    got = client.get_message(sent["id"])["message"]
+    assert got["type"] == "regular"
+    assert got["text"] == "oops"

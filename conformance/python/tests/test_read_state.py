@@ -74,3 +74,15 @@ def test_read_state_in_channel_query(client, make_user, make_channel):
     reads = {r["user"]["id"]: r for r in state["read"]}
     assert reads[reader]["unread_messages"] == 1
     assert reads[reader]["last_read"] is not None
+
+
+def test_mark_unread_from_message(client, make_user, make_channel):
+    reader = make_user()["id"]
+    ch, _, owner = make_channel(members=[reader])
+    ids = [ch.send_message({"text": f"m{i}"}, owner)["message"]["id"] for i in range(3)]
+    ch.mark_read(reader)
+    assert client.unread_counts(reader)["total_unread_count"] == 0
+    ch.mark_unread(reader, message_id=ids[1])  # inclusive: m1 and m2 unread
+    counts = client.unread_counts(reader)
+    assert counts["total_unread_count"] == 2
+    assert _entry(counts, ch.cid)["unread_count"] == 2

@@ -54,3 +54,35 @@ impl IntoResponse for ErrorReply {
 }
 
 pub type Outcome = Result<Reply, ErrorReply>;
+
+/// Rewrites the framework's own plain-text refusals (405, 413, ...) into Stream's error JSON.
+pub async fn stream_error_body(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || status == StatusCode::SWITCHING_PROTOCOLS
+    {
+        return response;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => eddy_protocol::ErrorCode::PayloadTooBig,
+        StatusCode::NOT_FOUND => eddy_protocol::ErrorCode::DoesNotExist,
+        StatusCode::TOO_MANY_REQUESTS => eddy_protocol::ErrorCode::RateLimit,
+        status if status.is_server_error() => eddy_protocol::ErrorCode::Internal,
+        _ => eddy_protocol::ErrorCode::Input,
+    };
+    let reason = status.canonical_reason().unwrap_or("request refused");
+    let error = ApiError::new(code, format!("{reason} ({})", status.as_u16()));
+    let mut rewritten = (status, Json(error.envelope("0.00ms"))).into_response();
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        rewritten
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    rewritten
+}

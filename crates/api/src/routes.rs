@@ -124,6 +124,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(api)
         .fallback(unknown_route)
+        .layer(axum::middleware::map_response(
+            crate::reply::stream_error_body,
+        ))
         .with_state(state)
 }
 

@@ -741,6 +741,23 @@ impl Chat {
     ) -> ChatResult<Value> {
         const OP: &str = "UpdateChannel";
         let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        let unsupported = [
+            ("accept_invite", request.accept_invite),
+            ("reject_invite", request.reject_invite),
+            ("assign_roles", !request.assign_roles.is_empty()),
+            ("add_filter_tags", !request.add_filter_tags.is_empty()),
+            ("remove_filter_tags", !request.remove_filter_tags.is_empty()),
+            (
+                "hide_history",
+                request.hide_history || request.hide_history_before.is_some(),
+            ),
+        ];
+        if let Some((name, _)) = unsupported.iter().find(|(_, used)| *used) {
+            return Err(
+                ApiError::input(format!("{name} is not supported by this server yet"))
+                    .in_operation(OP),
+            );
+        }
         let acting = self
             .acting_user(
                 app,

@@ -139,6 +139,13 @@ pub struct UpdateChannel {
     pub cooldown: Option<i64>,
     pub hide_history: bool,
     pub skip_push: bool,
+    /// Operations eddy refuses with a clear error until their issue lands.
+    pub accept_invite: bool,
+    pub reject_invite: bool,
+    pub assign_roles: Vec<Value>,
+    pub add_filter_tags: Vec<Value>,
+    pub remove_filter_tags: Vec<Value>,
+    pub hide_history_before: Option<Value>,
     pub user_id: Option<String>,
     pub user: Option<UserRef>,
 }
