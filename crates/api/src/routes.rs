@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
             patch(update_member_partial_by_query),
         )
         .route("/channels/{type}/{id}/read", post(mark_read))
+        .route("/channels/{type}/{id}/unread", post(mark_unread))
         .route("/channels/{type}/{id}/event", post(send_event))
         .route("/channels/{type}/{id}/message", post(send_message))
         .route("/channels/{type}/{id}/messages", get(get_many_messages))
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(delete_message),
         )
         .route("/messages/{id}/replies", get(get_replies))
+        .route("/messages/{id}/undelete", post(undelete_message))
         .route("/messages/{id}/reaction", post(send_reaction))
         .route("/messages/{id}/reaction/{type}", delete(delete_reaction))
         .route("/messages/{id}/reactions", get(get_reactions))
@@ -543,6 +545,34 @@ async fn mark_read(
     let result = state
         .chat
         .mark_read(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn mark_unread(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Outcome {
+    let request: MarkUnread = context.body(&body)?;
+    let result = state
+        .chat
+        .mark_unread(context.app.id, &context.actor, &kind, &id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn undelete_message(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: Undelete = context.body(&body)?;
+    let result = state
+        .chat
+        .undelete_message(context.app.id, &context.actor, &id, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
 }

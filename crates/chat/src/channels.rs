@@ -105,6 +105,7 @@ fn new_member(cid: &str, user_id: &str, role: Option<&str>, custom: Map<String, 
         last_read: now,
         last_read_message_id: None,
         unread_messages: 0,
+        first_unread_message_id: None,
     }
 }
 
@@ -1615,6 +1616,108 @@ impl Chat {
         )
         .await;
         Ok(Value::Object(event))
+    }
+
+    /// `POST /channels/{type}/{id}/unread`: unread again from a message (or the first one at a time).
+    pub async fn mark_unread(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        kind: &str,
+        id: &str,
+        request: MarkUnread,
+    ) -> ChatResult<Value> {
+        const OP: &str = "MarkUnread";
+        let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
+        if request.thread_id.is_some() {
+            return Err(ApiError::input(
+                "marking threads unread is not supported by this server yet",
+            )
+            .in_operation(OP));
+        }
+        let user = self
+            .required_user(
+                app,
+                actor,
+                request.user_id.as_deref(),
+                request.user.as_ref(),
+                OP,
+            )
+            .await?;
+        let context = self.channel_context(app, &cid, Some(&user), OP).await?;
+        if context.membership.is_none() {
+            return Err(ApiError::not_allowed(format!(
+                "user {} is not a member of {cid}",
+                user.id
+            ))
+            .in_operation(OP));
+        }
+        let from = match (&request.message_id, &request.message_timestamp) {
+            (Some(message_id), _) => self
+                .store
+                .message(app, message_id)
+                .await
+                .map_err(store_error(OP))?
+                .filter(|m| m.cid == cid),
+            (None, Some(text)) => {
+                let at = eddy_protocol::time::parse(text).ok_or_else(|| {
+                    ApiError::input("message_timestamp must be an RFC 3339 timestamp")
+                        .in_operation(OP)
+                })?;
+                let page = MessagePage {
+                    limit: 1,
+                    created_at_after: Some(at - chrono::Duration::microseconds(1)),
+                    ..MessagePage::default()
+                };
+                self.store
+                    .channel_messages(app, &cid, &page, None)
+                    .await
+                    .map_err(store_error(OP))?
+                    .pop()
+            }
+            (None, None) => {
+                return Err(ApiError::input(
+                    "one of message_id, message_timestamp or thread_id is required",
+                )
+                .in_operation(OP))
+            }
+        };
+        let from = from.ok_or_else(|| {
+            ApiError::not_found("the message to mark unread from does not exist in this channel")
+                .in_operation(OP)
+        })?;
+        let member = self
+            .store
+            .mark_unread(app, &cid, &user.id, &from)
+            .await
+            .map_err(store_error(OP))?
+            .ok_or_else(ApiError::internal)?;
+        let mut event = channel_event("notification.mark_unread", &context.channel);
+        event.insert(
+            "user".into(),
+            render::user(&user, self.hub.is_online(app, &user.id)),
+        );
+        event.insert("first_unread_message_id".into(), json!(from.id));
+        event.insert(
+            "last_read_message_id".into(),
+            json!(member.last_read_message_id),
+        );
+        event.insert(
+            "last_read_at".into(),
+            json!(eddy_protocol::time::format(&member.last_read)),
+        );
+        event.insert("unread_messages".into(), json!(member.unread_messages));
+        event.extend(self.unread_totals(app, &user.id).await);
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user.id.clone()],
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(json!({}))
     }
 
     pub async fn mark_channels_read(

@@ -866,6 +866,54 @@ impl Chat {
         Ok(json!({ "message": rendered }))
     }
 
+    /// `POST /messages/{id}/undelete` (server-side): restores a soft-deleted message.
+    pub async fn undelete_message(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        id: &str,
+        request: Undelete,
+    ) -> ChatResult<Value> {
+        const OP: &str = "UndeleteMessage";
+        if !actor.is_server() {
+            return Err(ApiError::not_allowed(
+                "undelete is only allowed with server-side authentication",
+            )
+            .in_operation(OP));
+        }
+        let acting = self
+            .user_or_create(app, &request.undeleted_by)
+            .await
+            .map_err(|e| e.in_operation(OP))?;
+        let (message, context) = self.message_context(app, id, Some(&acting), OP).await?;
+        if message.deleted_at.is_none() {
+            return Err(ApiError::input(format!("message {id} is not deleted")).in_operation(OP));
+        }
+        let restored = self
+            .store
+            .undelete_message(app, id, Utc::now())
+            .await
+            .map_err(store_error(OP))?;
+        let rendered = self.render_one(app, &restored, None).await?;
+        let mut event = channel_event("message.undeleted", &context.channel);
+        event.insert("message".into(), rendered.clone());
+        event.insert("message_id".into(), json!(restored.id));
+        event.insert(
+            "user".into(),
+            render::user(&acting, self.hub.is_online(app, &acting.id)),
+        );
+        self.publish(
+            app,
+            vec![Audience::Watchers {
+                cid: context.channel.cid.clone(),
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(json!({ "message": rendered }))
+    }
+
     pub async fn get_replies(
         &self,
         app: AppId,

@@ -166,6 +166,7 @@ pub fn read_state(member: &Member, users: &Users<'_>) -> Value {
         "last_read": format(&member.last_read),
         "last_read_message_id": member.last_read_message_id,
         "unread_messages": member.unread_messages,
+        "first_unread_message_id": member.first_unread_message_id,
     })
 }
 
@@ -215,7 +216,12 @@ pub fn message(
     }
     out.insert("id".into(), json!(message.id));
     out.insert("cid".into(), json!(message.cid));
-    out.insert("type".into(), json!(message.kind));
+    let kind = if message.deleted_at.is_some() {
+        "deleted"
+    } else {
+        message.kind.as_str()
+    };
+    out.insert("type".into(), json!(kind));
     out.insert("user".into(), users.get(&message.user_id));
     out.entry("text").or_insert(json!(""));
     out.entry("html").or_insert(json!(""));

@@ -181,6 +181,21 @@ pub struct ActingUser {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
+pub struct MarkUnread {
+    pub message_id: Option<String>,
+    pub message_timestamp: Option<String>,
+    pub thread_id: Option<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Undelete {
+    pub undeleted_by: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct MarkChannelsRead {
     pub read_by_channel: Option<Map<String, Value>>,
     pub user_id: Option<String>,

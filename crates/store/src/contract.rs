@@ -132,6 +132,14 @@ pub trait ChannelStore: Send + Sync {
         message_id: Option<&str>,
     ) -> StoreResult<Option<Member>>;
     async fn unread_channels(&self, app: AppId, user_id: &str) -> StoreResult<Vec<UnreadChannel>>;
+    /// Marks the channel unread from `from` (inclusive): read state just before it, unread recounted.
+    async fn mark_unread(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_id: &str,
+        from: &Message,
+    ) -> StoreResult<Option<Member>>;
     /// Unread totals of many users at once: `(user_id, total unread messages, channels with unread)`.
     async fn unread_totals(
         &self,
@@ -177,6 +185,8 @@ pub trait MessageStore: Send + Sync {
         hard: bool,
         now: Timestamp,
     ) -> StoreResult<(Message, Option<Message>)>;
+    /// Restores a soft-deleted message; `NotFound` unless it is soft-deleted.
+    async fn undelete_message(&self, app: AppId, id: &str, now: Timestamp) -> StoreResult<Message>;
     /// Adds or replaces the user's reaction of that type (all their reactions with `enforce_unique`);
     /// returns the updated message and whether an existing reaction was replaced.
     async fn add_reaction(

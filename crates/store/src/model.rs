@@ -73,6 +73,8 @@ pub struct Member {
     pub last_read: Timestamp,
     pub last_read_message_id: Option<String>,
     pub unread_messages: i64,
+    /// Set by mark-unread: the first message counted unread again.
+    pub first_unread_message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -68,6 +68,7 @@ fn member(cid: &str, user_id: &str) -> Member {
         last_read: now,
         last_read_message_id: None,
         unread_messages: 0,
+        first_unread_message_id: None,
     }
 }
 

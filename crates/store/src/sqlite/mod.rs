@@ -863,7 +863,7 @@ impl ChannelStore for SqliteStore {
         message_id: Option<&str>,
     ) -> StoreResult<Option<Member>> {
         let row = sqlx::query(
-            "UPDATE members SET last_read = ?, last_read_message_id = COALESCE(?, (SELECT id FROM messages WHERE app_id = ? AND cid = ? AND (parent_id IS NULL OR show_in_channel = 1) ORDER BY created_at DESC LIMIT 1)), unread_messages = 0
+            "UPDATE members SET last_read = ?, last_read_message_id = COALESCE(?, (SELECT id FROM messages WHERE app_id = ? AND cid = ? AND (parent_id IS NULL OR show_in_channel = 1) ORDER BY created_at DESC LIMIT 1)), unread_messages = 0, first_unread_message_id = NULL
              WHERE app_id = ? AND cid = ? AND user_id = ? RETURNING *",
         )
         .bind(ts(&at))
@@ -876,6 +876,61 @@ impl ChannelStore for SqliteStore {
         .fetch_optional(&self.writer)
         .await
         .map_err(backend)?;
+        row.map(|row| member_from_row(&row)).transpose()
+    }
+
+    async fn mark_unread(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_id: &str,
+        from: &Message,
+    ) -> StoreResult<Option<Member>> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let from_at = ts(&from.created_at);
+        let unread: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM messages WHERE app_id = ? AND cid = ? AND created_at >= ? AND user_id <> ?
+               AND (parent_id IS NULL OR show_in_channel = 1) AND type <> 'system' AND deleted_at IS NULL
+               AND COALESCE(json_extract(doc, '$.silent'), 0) = 0",
+        )
+        .bind(app)
+        .bind(cid)
+        .bind(&from_at)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?
+        .try_get(0)
+        .map_err(backend)?;
+        let previous: Option<String> = sqlx::query(
+            "SELECT id FROM messages WHERE app_id = ? AND cid = ? AND created_at < ? AND (parent_id IS NULL OR show_in_channel = 1)
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(app)
+        .bind(cid)
+        .bind(&from_at)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(backend)?;
+        let last_read = from.created_at - chrono::Duration::microseconds(1);
+        let row = sqlx::query(
+            "UPDATE members SET last_read = ?, last_read_message_id = ?, unread_messages = ?, first_unread_message_id = ?
+             WHERE app_id = ? AND cid = ? AND user_id = ? RETURNING *",
+        )
+        .bind(ts(&last_read))
+        .bind(previous)
+        .bind(unread)
+        .bind(&from.id)
+        .bind(app)
+        .bind(cid)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         row.map(|row| member_from_row(&row)).transpose()
     }
 
@@ -1132,14 +1187,16 @@ impl MessageStore for SqliteStore {
                 .await
                 .map_err(backend)?;
         } else {
-            sqlx::query("UPDATE messages SET type = 'deleted', deleted_at = ?, updated_at = ? WHERE app_id = ? AND id = ?")
-                .bind(ts(&now))
-                .bind(ts(&now))
-                .bind(app)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+            sqlx::query(
+                "UPDATE messages SET deleted_at = ?, updated_at = ? WHERE app_id = ? AND id = ?",
+            )
+            .bind(ts(&now))
+            .bind(ts(&now))
+            .bind(app)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         }
         let mut parent = None;
         if let (Some(parent_id), true) = (&message.parent_id, hard) {
@@ -1152,10 +1209,21 @@ impl MessageStore for SqliteStore {
             parent = row.map(|row| message_from_row(&row)).transpose()?;
         }
         tx.commit().await.map_err(backend)?;
-        message.kind = "deleted".into();
         message.deleted_at = Some(now);
         message.updated_at = now;
         Ok((message, parent))
+    }
+
+    async fn undelete_message(&self, app: AppId, id: &str, now: Timestamp) -> StoreResult<Message> {
+        let row = sqlx::query("UPDATE messages SET deleted_at = NULL, updated_at = ? WHERE app_id = ? AND id = ? AND deleted_at IS NOT NULL RETURNING *")
+            .bind(ts(&now))
+            .bind(app)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        message_from_row(&row)
     }
 
     async fn add_reaction(

@@ -117,6 +117,7 @@ pub fn member_from_row(row: &SqliteRow) -> StoreResult<Member> {
         last_read: time(row, "last_read")?,
         last_read_message_id: column(row, "last_read_message_id")?,
         unread_messages: column(row, "unread_messages")?,
+        first_unread_message_id: column(row, "first_unread_message_id")?,
     })
 }
 
