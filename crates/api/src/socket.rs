@@ -90,17 +90,7 @@ async fn admit(
         .unwrap_or_default();
     match actor {
         Actor::Anonymous => {
-            let now = chrono::Utc::now();
-            let user = User {
-                id: user_id,
-                role: "anonymous".into(),
-                doc: Map::new(),
-                created_at: now,
-                updated_at: now,
-                last_active: None,
-                deactivated_at: None,
-                deleted_at: None,
-            };
+            let user = User::new(user_id, "anonymous");
             Ok((app.id, user, true))
         }
         Actor::User(user) if user.id != user_id => Err(ApiError::new(

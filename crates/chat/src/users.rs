@@ -102,20 +102,6 @@ fn parse_user_id(id: &str) -> ChatResult<String> {
         .map_err(|error| ApiError::input(error.to_string()))
 }
 
-fn new_user(id: String, role: &str) -> User {
-    let now = Utc::now();
-    User {
-        id,
-        role: role.to_owned(),
-        doc: Map::new(),
-        created_at: now,
-        updated_at: now,
-        last_active: None,
-        deactivated_at: None,
-        deleted_at: None,
-    }
-}
-
 impl Chat {
     pub(crate) async fn load_users(
         &self,
@@ -150,7 +136,7 @@ impl Chat {
         if let Some(user) = self.user(app, id).await? {
             return Ok(user);
         }
-        let user = new_user(parse_user_id(id)?, "user");
+        let user = User::new(parse_user_id(id)?, "user");
         let mut stored = self
             .store
             .upsert_users(app, &[user])
@@ -220,7 +206,7 @@ impl Chat {
         }
         let user = match self.user(app.id, user_id).await? {
             Some(user) => user,
-            None => new_user(parse_user_id(user_id)?, "user"),
+            None => User::new(parse_user_id(user_id)?, "user"),
         };
         if revoked(revoked_before(&user.doc)) {
             return Err(ApiError::new(
@@ -246,7 +232,7 @@ impl Chat {
         let id = parse_user_id(id)?;
         let mut user = existing
             .cloned()
-            .unwrap_or_else(|| new_user(id.clone(), "user"));
+            .unwrap_or_else(|| User::new(id.clone(), "user"));
         let mut doc = Map::new();
         for (key, value) in input {
             if COMPUTED_USER_KEYS.contains(&key.as_str())

@@ -150,11 +150,26 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     tracing::info!(%address, data_dir = %config.data_dir.display(), "eddy is serving");
     ready.store(true, Ordering::Relaxed);
     axum::serve(listener, eddy_api::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (how service managers stop us).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

@@ -40,6 +40,23 @@ pub struct User {
     pub deleted_at: Option<Timestamp>,
 }
 
+impl User {
+    /// A user that has not been stored yet: no data, created now.
+    pub fn new(id: String, role: &str) -> Self {
+        let now = chrono::Utc::now();
+        User {
+            id,
+            role: role.to_owned(),
+            doc: Document::new(),
+            created_at: now,
+            updated_at: now,
+            last_active: None,
+            deactivated_at: None,
+            deleted_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Channel {
     pub cid: String,

@@ -21,17 +21,7 @@ async fn sqlite() -> SqliteStore {
 }
 
 fn user(id: &str) -> User {
-    let now = Utc::now();
-    User {
-        id: id.into(),
-        role: "user".into(),
-        doc: Map::new(),
-        created_at: now,
-        updated_at: now,
-        last_active: None,
-        deactivated_at: None,
-        deleted_at: None,
-    }
+    User::new(id.into(), "user")
 }
 
 fn channel(cid: &str, creator: &str) -> Channel {
