@@ -357,6 +357,10 @@ impl Chat {
         let (Some(user), Some(connection_id)) = (user, connection_id) else {
             return;
         };
+        // A connection only ever watches for its own user.
+        if self.hub.connection_user(app, connection_id).as_deref() != Some(user.id.as_str()) {
+            return;
+        }
         if let Some(change) = self.hub.watch(app, connection_id, &channel.cid) {
             if change.user_started {
                 let mut event = channel_event(ev::USER_WATCHING_START, channel);
@@ -1429,6 +1433,9 @@ impl Chat {
         let (Some(user), Some(connection_id)) = (actor.user(), connection_id) else {
             return Ok(json!({}));
         };
+        if self.hub.connection_user(app, connection_id).as_deref() != Some(user.id.as_str()) {
+            return Ok(json!({}));
+        }
         if let Some(change) = self.hub.stop_watching(app, connection_id, &cid) {
             if change.user_stopped {
                 if let Some(channel) = self
