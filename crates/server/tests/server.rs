@@ -414,3 +414,46 @@ async fn revoked_tokens_are_refused_as_expired() {
 fn eddy_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
+
+#[tokio::test]
+async fn a_connection_cannot_be_borrowed_to_watch_for_another_user() {
+    let server = start();
+    let users = json!({"users": {"grace": {"id": "grace"}, "heidi": {"id": "heidi"}}});
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(users),
+    )
+    .await;
+    let (_grace, hello) = connect(&server, "grace", &user_token("grace")).await;
+    let graces_connection = hello["connection_id"]
+        .as_str()
+        .expect("connection id")
+        .to_owned();
+    let create = json!({"data": {"members": ["grace", "heidi"]}, "watch": true});
+    let path = format!("/channels/messaging/borrowed/query?connection_id={graces_connection}");
+    let (status, state) = call(
+        &server,
+        reqwest::Method::POST,
+        &path,
+        &user_token("heidi"),
+        Some(create),
+    )
+    .await;
+    assert_eq!(status, 201, "{state}");
+    assert_eq!(
+        state["watcher_count"], 0,
+        "heidi must not watch through grace's socket"
+    );
+    let (_, state) = call(
+        &server,
+        reqwest::Method::POST,
+        &path,
+        &user_token("grace"),
+        Some(json!({"watch": true})),
+    )
+    .await;
+    assert_eq!(state["watcher_count"], 1);
+}
