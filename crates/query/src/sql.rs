@@ -1,4 +1,4 @@
-//! Rendering the filter AST to SQL: every value goes out as a bound parameter, never into the text.
+//! Rendering the filter AST to SQL for SQLite and PostgreSQL: every value goes out as a bound parameter.
 
 use crate::parse::{Filter, Op, QueryError, SortField};
 use serde_json::Value;
@@ -6,7 +6,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
     Text,
-    /// A JSON array of strings (teams): `$in` and `$contains` test membership.
+    /// A JSON array of strings (teams, members): `$in`, `$contains` and exact-set `$eq`.
     TextList,
     Number,
     Bool,
@@ -16,17 +16,18 @@ pub enum FieldKind {
     Any,
 }
 
-/// Where a field lives in SQL.
+/// Where a field lives, independent of the SQL dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlTarget {
-    /// A plain column or expression.
+    /// A column of the queried row (`<alias>.<column>`), the same on every backend.
     Column(&'static str),
-    /// A column holding a JSON array of strings.
-    JsonArray(&'static str),
-    /// A condition with one `{values}` slot for the bound `IN` list, e.g. a membership subquery.
-    InSubquery(&'static str),
-    /// A key inside a JSON document column (custom data); the key is bound as a JSON path.
-    JsonKey(&'static str),
+    /// A key of the row's JSON document, typed by the field's kind.
+    DocKey(&'static str),
+    /// An expression that differs between dialects (used for sorts such as `last_updated`).
+    Expr {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
     /// Set membership: `key IN (subquery)` where the subquery selects rows holding any of `{values}`;
     /// `$eq` with an array means exactly that set, checked against `count_column`.
     Membership {
@@ -44,11 +45,14 @@ pub struct FieldSpec {
     pub target: SqlTarget,
 }
 
-/// The fields one query accepts; `custom_document` admits any other key as custom data in that JSON column.
+/// The fields one query accepts over rows aliased `alias` with a JSON document column `document`;
+/// with `custom_fields`, any other plain key is custom data in that document.
 #[derive(Debug, Clone, Copy)]
 pub struct Schema {
+    pub alias: &'static str,
+    pub document: &'static str,
     pub fields: &'static [FieldSpec],
-    pub custom_document: Option<&'static str>,
+    pub custom_fields: bool,
 }
 
 const CUSTOM_OPS: &[Op] = &[
@@ -62,24 +66,30 @@ const CUSTOM_OPS: &[Op] = &[
     Op::Nin,
     Op::Exists,
     Op::Autocomplete,
+    Op::Contains,
 ];
 
+/// Custom keys may hold anything but characters that would need quoting inside a JSON path.
+pub(crate) fn valid_custom_key(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('$')
+        && !name.split('.').any(str::is_empty)
+        && !name
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c == '{' || c == '}' || c == ',' || c.is_control())
+}
+
 impl Schema {
+    /// The spec of a field; custom keys get `name: ""` and kind `Any`.
     pub fn field(&self, name: &str) -> Option<FieldSpec> {
         if let Some(spec) = self.fields.iter().find(|spec| spec.name == name) {
             return Some(*spec);
         }
-        let document = self.custom_document?;
-        let valid = !name.is_empty()
-            && !name.starts_with('$')
-            && !name
-                .chars()
-                .any(|c| c == '"' || c == '\\' || c.is_control());
-        valid.then_some(FieldSpec {
+        (self.custom_fields && valid_custom_key(name)).then_some(FieldSpec {
             name: "",
             kind: FieldKind::Any,
             ops: CUSTOM_OPS,
-            target: SqlTarget::JsonKey(document),
+            target: SqlTarget::DocKey(""),
         })
     }
 }
@@ -89,25 +99,42 @@ pub enum Bind {
     Text(String),
     Int(i64),
     Float(f64),
+    Bool(bool),
     Null,
+    /// JSON text compared as `jsonb` (PostgreSQL document values).
+    Json(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
+    Postgres,
 }
 
-/// SQL text plus its parameters in order.
+/// SQL text plus its parameters in order. Placeholders are numbered (`?n` for SQLite, `$n` for
+/// PostgreSQL); callers bind their own parameters through [`Rendered::bind`] too, so numbers stay right.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Rendered {
     pub sql: String,
     pub binds: Vec<Bind>,
 }
 
-fn bind_of(value: &Value) -> Bind {
+impl Rendered {
+    /// Adds a parameter and returns its placeholder.
+    pub fn bind(&mut self, dialect: Dialect, value: Bind) -> String {
+        self.binds.push(value);
+        // Numbered in both dialects, so an expression may repeat its placeholder.
+        match dialect {
+            Dialect::Sqlite => format!("?{}", self.binds.len()),
+            Dialect::Postgres => format!("${}", self.binds.len()),
+        }
+    }
+}
+
+fn scalar_bind(value: &Value) -> Bind {
     match value {
         Value::String(text) => Bind::Text(text.clone()),
-        Value::Bool(flag) => Bind::Int(i64::from(*flag)),
+        Value::Bool(flag) => Bind::Bool(*flag),
         Value::Number(number) => match number.as_i64() {
             Some(int) => Bind::Int(int),
             None => Bind::Float(number.as_f64().unwrap_or_default()),
@@ -117,46 +144,121 @@ fn bind_of(value: &Value) -> Bind {
     }
 }
 
-/// JSON path for a custom key; dotted keys address nested objects (`a.b`).
-fn json_path(field: &str) -> String {
-    let mut path = String::from("$");
-    for part in field.split('.') {
-        path.push_str(".\"");
-        path.push_str(part);
-        path.push('"');
-    }
-    path
+/// SQLite JSON path for a key; dotted keys address nested objects (`a.b` → `$."a"."b"`).
+fn sqlite_path(key: &str) -> String {
+    key.split('.')
+        .fold(String::from("$"), |path, part| format!("{path}.\"{part}\""))
+}
+
+/// PostgreSQL text-array path for `#>` (`a.b` → `{"a","b"}`).
+fn postgres_path(key: &str) -> String {
+    let parts: Vec<String> = key.split('.').map(|part| format!("\"{part}\"")).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+fn escape_like(needle: &str) -> String {
+    needle
+        .chars()
+        .map(|c| {
+            if matches!(c, '%' | '_' | '\\') {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 struct Writer<'a> {
     out: &'a mut Rendered,
+    schema: &'a Schema,
+    dialect: Dialect,
 }
 
 impl Writer<'_> {
-    fn bind(&mut self, value: Bind) -> &'static str {
-        self.out.binds.push(value);
-        "?"
+    fn bind(&mut self, value: Bind) -> String {
+        self.out.bind(self.dialect, value)
     }
 
-    fn list(&mut self, values: &[Value]) -> String {
+    fn column(&self, column: &str) -> String {
+        format!("{}.{column}", self.schema.alias)
+    }
+
+    /// The JSON value at `key` of the document (SQL NULL when missing or JSON null).
+    fn doc_value(&mut self, key: &str) -> String {
+        let document = self.column(self.schema.document);
+        match self.dialect {
+            Dialect::Sqlite => {
+                let path = self.bind(Bind::Text(sqlite_path(key)));
+                format!("json_extract({document}, {path})")
+            }
+            Dialect::Postgres => {
+                let path = self.bind(Bind::Text(postgres_path(key)));
+                format!("NULLIF({document} #> {path}::text[], 'null'::jsonb)")
+            }
+        }
+    }
+
+    /// The text at `key` of the document, for pattern matches.
+    fn doc_text(&mut self, key: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => self.doc_value(key),
+            Dialect::Postgres => {
+                let document = self.column(self.schema.document);
+                let path = self.bind(Bind::Text(postgres_path(key)));
+                format!("({document} #>> {path}::text[])")
+            }
+        }
+    }
+
+    /// A filter value as the document expression compares with it.
+    fn doc_operand(&mut self, value: &Value) -> String {
+        match self.dialect {
+            Dialect::Sqlite => self.bind(scalar_bind(value)),
+            Dialect::Postgres => {
+                let placeholder = self.bind(Bind::Json(value.to_string()));
+                format!("{placeholder}::jsonb")
+            }
+        }
+    }
+
+    /// Elements of the JSON array at `key`, as a row source with one text column `element`.
+    fn doc_elements(&mut self, key: &str) -> String {
+        let array = self.doc_value(key);
+        match self.dialect {
+            Dialect::Sqlite => format!("(SELECT value AS element FROM json_each({array}))"),
+            Dialect::Postgres => format!(
+                "(SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof({array}) = 'array' THEN {array} ELSE '[]'::jsonb END) AS elements(element))"
+            ),
+        }
+    }
+
+    fn list(&mut self, values: &[Value], document: bool) -> String {
         if values.is_empty() {
             return "NULL".into();
         }
         values
             .iter()
-            .map(|value| self.bind(bind_of(value)))
+            .map(|value| {
+                if document {
+                    self.doc_operand(value)
+                } else {
+                    self.bind(scalar_bind(value))
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
 
-    fn filter(&mut self, filter: &Filter, schema: &Schema) -> Result<String, QueryError> {
+    fn filter(&mut self, filter: &Filter) -> Result<String, QueryError> {
         Ok(match filter {
             Filter::All => "1 = 1".into(),
-            Filter::And(parts) => self.group(parts, schema, " AND ")?,
-            Filter::Or(parts) => self.group(parts, schema, " OR ")?,
-            Filter::Nor(parts) => format!("NOT {}", self.group(parts, schema, " OR ")?),
+            Filter::And(parts) => self.group(parts, " AND ")?,
+            Filter::Or(parts) => self.group(parts, " OR ")?,
+            Filter::Nor(parts) => format!("NOT {}", self.group(parts, " OR ")?),
             Filter::Compare { field, op, value } => {
-                let spec = schema
+                let spec = self
+                    .schema
                     .field(field)
                     .ok_or_else(|| QueryError::UnknownField {
                         field: field.clone(),
@@ -166,120 +268,176 @@ impl Writer<'_> {
         })
     }
 
-    fn group(
-        &mut self,
-        parts: &[Filter],
-        schema: &Schema,
-        joiner: &str,
-    ) -> Result<String, QueryError> {
+    fn group(&mut self, parts: &[Filter], joiner: &str) -> Result<String, QueryError> {
         let rendered = parts
             .iter()
-            .map(|part| self.filter(part, schema))
+            .map(|part| self.filter(part))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(format!("({})", rendered.join(joiner)))
     }
 
+    fn like(&mut self, expression: &str, needle: &str) -> String {
+        let escaped = escape_like(needle);
+        let prefix = self.bind(Bind::Text(format!("{escaped}%")));
+        let word = self.bind(Bind::Text(format!("% {escaped}%")));
+        let operator = match self.dialect {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        };
+        format!("({expression} {operator} {prefix} ESCAPE '\\' OR {expression} {operator} {word} ESCAPE '\\')")
+    }
+
     fn compare(&mut self, field: &str, spec: FieldSpec, op: Op, value: &Value) -> String {
-        let expression = match spec.target {
-            SqlTarget::Column(column) => column.to_owned(),
-            SqlTarget::JsonKey(document) => format!(
-                "json_extract({document}, {})",
-                self.bind(Bind::Text(json_path(field)))
-            ),
-            SqlTarget::JsonArray(column) => {
-                let values: Vec<Value> = match (op, value) {
-                    (_, Value::Array(items)) => items.clone(),
-                    (_, single) => vec![single.clone()],
-                };
-                let list = self.list(&values);
-                let exists = format!(
-                    "EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value IN ({list}))"
-                );
-                return match op {
-                    Op::Nin | Op::Ne => format!("NOT {exists}"),
-                    _ => exists,
-                };
+        let many = |value: &Value| -> Vec<Value> {
+            match value {
+                Value::Array(items) => items.clone(),
+                single => vec![single.clone()],
             }
+        };
+        let key = if spec.name.is_empty() { field } else { "" };
+        match spec.target {
             SqlTarget::Membership {
-                key,
+                key: row_key,
                 subquery,
                 count_column,
             } => {
-                let mut values: Vec<Value> = match value {
-                    Value::Array(items) => items.clone(),
-                    single => vec![single.clone()],
-                };
+                let mut values = many(value);
                 let exact = op == Op::Eq && value.is_array();
                 if exact {
                     values.sort_by_key(|v| v.to_string());
                     values.dedup();
                 }
-                let list = self.list(&values);
+                let list = self.list(&values, false);
                 let inner = subquery.replace("{values}", &list);
                 let condition = if exact {
                     let size = values.len() as i64;
                     let first = self.bind(Bind::Int(size));
                     let second = self.bind(Bind::Int(size));
-                    format!("({key} IN ({inner} GROUP BY 1 HAVING COUNT(*) = {first}) AND {count_column} = {second})")
+                    format!("({row_key} IN ({inner} GROUP BY 1 HAVING COUNT(*) = {first}) AND {count_column} = {second})")
                 } else {
-                    format!("{key} IN ({inner})")
+                    format!("{row_key} IN ({inner})")
                 };
-                return match op {
+                match op {
                     Op::Nin | Op::Ne => format!("NOT ({condition})"),
                     _ => format!("({condition})"),
-                };
+                }
             }
-            SqlTarget::InSubquery(template) => {
-                let values: Vec<Value> = match value {
-                    Value::Array(items) => items.clone(),
-                    single => vec![single.clone()],
-                };
-                let list = self.list(&values);
-                let condition = template.replace("{values}", &list);
-                return match op {
-                    Op::Nin | Op::Ne => format!("NOT ({condition})"),
-                    _ => format!("({condition})"),
-                };
+            SqlTarget::DocKey(path) if spec.kind == FieldKind::TextList || op == Op::Contains => {
+                let path = if path.is_empty() { key } else { path };
+                let elements = self.doc_elements(path);
+                let values = many(value);
+                if op == Op::Eq && value.is_array() {
+                    // Exact set: every given value present and nothing else.
+                    let size = values.len() as i64;
+                    let list = self.list(&values, false);
+                    let all = self.doc_elements(path);
+                    let count = self.bind(Bind::Int(size));
+                    let total = self.doc_elements(path);
+                    return format!(
+                        "((SELECT COUNT(DISTINCT element) FROM {all} WHERE element IN ({list})) = {count} AND (SELECT COUNT(*) FROM {total}) = (SELECT COUNT(DISTINCT element) FROM {elements}))"
+                    );
+                }
+                let list = self.list(&values, false);
+                let exists = format!("EXISTS (SELECT 1 FROM {elements} WHERE element IN ({list}))");
+                match op {
+                    Op::Nin | Op::Ne => format!("NOT {exists}"),
+                    _ => exists,
+                }
+            }
+            SqlTarget::DocKey(path) => {
+                let path = if path.is_empty() { key } else { path };
+                match op {
+                    Op::Autocomplete => {
+                        let text = self.doc_text(path);
+                        self.like(&text, value.as_str().unwrap_or_default())
+                    }
+                    Op::Exists => {
+                        let expression = self.doc_value(path);
+                        let test = if value.as_bool() == Some(false) {
+                            "IS NULL"
+                        } else {
+                            "IS NOT NULL"
+                        };
+                        format!("{expression} {test}")
+                    }
+                    _ => {
+                        let mut expression = self.doc_value(path);
+                        if spec.kind == FieldKind::Bool {
+                            // A flag that was never set reads as false.
+                            expression = match self.dialect {
+                                Dialect::Sqlite => format!("COALESCE({expression}, 0)"),
+                                Dialect::Postgres => {
+                                    format!("COALESCE({expression}, 'false'::jsonb)")
+                                }
+                            };
+                        }
+                        self.ordered(&expression, op, value, true)
+                    }
+                }
+            }
+            SqlTarget::Column(column) => {
+                let expression = self.column(column);
+                match op {
+                    Op::Autocomplete => self.like(&expression, value.as_str().unwrap_or_default()),
+                    Op::Exists => {
+                        let test = if value.as_bool() == Some(false) {
+                            "IS NULL"
+                        } else {
+                            "IS NOT NULL"
+                        };
+                        format!("{expression} {test}")
+                    }
+                    _ => self.ordered(&expression, op, value, false),
+                }
+            }
+            SqlTarget::Expr { sqlite, postgres } => {
+                let expression = match self.dialect {
+                    Dialect::Sqlite => sqlite,
+                    Dialect::Postgres => postgres,
+                }
+                .to_owned();
+                self.ordered(&expression, op, value, false)
+            }
+        }
+    }
+
+    /// Equality, order and list operators on one expression.
+    fn ordered(&mut self, expression: &str, op: Op, value: &Value, document: bool) -> String {
+        if op == Op::Eq && value.is_null() {
+            return format!("{expression} IS NULL");
+        }
+        let operand = |writer: &mut Self| {
+            if document {
+                writer.doc_operand(value)
+            } else {
+                writer.bind(scalar_bind(value))
             }
         };
         match op {
-            Op::Eq if value.is_null() => format!("{expression} IS NULL"),
-            Op::Eq => format!("{expression} = {}", self.bind(bind_of(value))),
+            Op::Eq => format!("{expression} = {}", operand(self)),
             Op::Ne => format!(
                 "({expression} IS NULL OR {expression} <> {})",
-                self.bind(bind_of(value))
+                operand(self)
             ),
-            Op::Gt => format!("{expression} > {}", self.bind(bind_of(value))),
-            Op::Gte => format!("{expression} >= {}", self.bind(bind_of(value))),
-            Op::Lt => format!("{expression} < {}", self.bind(bind_of(value))),
-            Op::Lte => format!("{expression} <= {}", self.bind(bind_of(value))),
+            Op::Gt => format!("{expression} > {}", operand(self)),
+            Op::Gte => format!("{expression} >= {}", operand(self)),
+            Op::Lt => format!("{expression} < {}", operand(self)),
+            Op::Lte => format!("{expression} <= {}", operand(self)),
             Op::In => format!(
                 "{expression} IN ({})",
-                self.list(value.as_array().map(Vec::as_slice).unwrap_or_default())
+                self.list(
+                    value.as_array().map(Vec::as_slice).unwrap_or_default(),
+                    document
+                )
             ),
             Op::Nin => format!(
                 "({expression} IS NULL OR {expression} NOT IN ({}))",
-                self.list(value.as_array().map(Vec::as_slice).unwrap_or_default())
+                self.list(
+                    value.as_array().map(Vec::as_slice).unwrap_or_default(),
+                    document
+                )
             ),
-            Op::Exists if value.as_bool() == Some(false) => format!("{expression} IS NULL"),
-            Op::Exists => format!("{expression} IS NOT NULL"),
-            Op::Autocomplete | Op::Contains => {
-                let needle: String = value
-                    .as_str()
-                    .unwrap_or_default()
-                    .chars()
-                    .map(|c| {
-                        if matches!(c, '%' | '_' | '\\') {
-                            format!("\\{c}")
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect();
-                let prefix = self.bind(Bind::Text(format!("{needle}%")));
-                let word = self.bind(Bind::Text(format!("% {needle}%")));
-                format!("({expression} LIKE {prefix} ESCAPE '\\' OR {expression} LIKE {word} ESCAPE '\\')")
-            }
+            Op::Exists | Op::Autocomplete | Op::Contains => "1 = 0".into(),
         }
     }
 }
@@ -288,43 +446,59 @@ impl Writer<'_> {
 pub fn render_filter(
     filter: &Filter,
     schema: &Schema,
-    _dialect: Dialect,
+    dialect: Dialect,
     out: &mut Rendered,
 ) -> Result<(), QueryError> {
-    let mut writer = Writer { out };
-    let condition = writer.filter(filter, schema)?;
+    let mut writer = Writer {
+        out,
+        schema,
+        dialect,
+    };
+    let condition = writer.filter(filter)?;
     writer.out.sql.push_str(&condition);
     Ok(())
 }
 
-/// `ORDER BY` items for `sort`: named fields through `columns` (`(name, sql expression)`), other
-/// names as custom keys of `custom_document` with the JSON path bound.
+/// Appends `ORDER BY` items (without the keywords) for `sort` to `out`: named sort fields through
+/// `columns`, other names as custom keys of the schema's document. NULLs sort last.
 pub fn render_sort(
     sort: &[SortField],
-    columns: &[(&str, &str)],
-    custom_document: Option<&str>,
-) -> Result<Rendered, QueryError> {
-    let mut out = Rendered::default();
+    schema: &Schema,
+    columns: &[(&str, SqlTarget)],
+    dialect: Dialect,
+    out: &mut Rendered,
+) -> Result<(), QueryError> {
     let mut items = Vec::new();
     for item in sort {
-        let column = match (
-            columns.iter().find(|(name, _)| *name == item.field),
-            custom_document,
-        ) {
-            (Some((_, column)), _) => (*column).to_owned(),
-            (None, Some(document)) => {
-                // Bound twice: once for the NULLs-last rank, once for the value.
-                out.binds.push(Bind::Text(json_path(&item.field)));
-                out.binds.push(Bind::Text(json_path(&item.field)));
-                format!("json_extract({document}, ?)")
-            }
-            (None, None) => return Err(QueryError::UnknownSortField(item.field.clone())),
+        let target = match columns.iter().find(|(name, _)| *name == item.field) {
+            Some((_, target)) => *target,
+            None if schema.custom_fields && valid_custom_key(&item.field) => SqlTarget::DocKey(""),
+            None => return Err(QueryError::UnknownSortField(item.field.clone())),
         };
+        let mut writer = Writer {
+            out: &mut *out,
+            schema,
+            dialect,
+        };
+        // Rendered twice (NULL rank, then value), so each copy carries its own parameters.
+        let mut expression = || match target {
+            SqlTarget::Column(column) => Ok(writer.column(column)),
+            SqlTarget::Expr { sqlite, postgres } => Ok(match dialect {
+                Dialect::Sqlite => sqlite.to_owned(),
+                Dialect::Postgres => postgres.to_owned(),
+            }),
+            SqlTarget::DocKey(path) => {
+                Ok(writer.doc_value(if path.is_empty() { &item.field } else { path }))
+            }
+            SqlTarget::Membership { .. } => Err(QueryError::UnknownSortField(item.field.clone())),
+        };
+        let rank = expression()?;
+        let value = expression()?;
         let direction = if item.direction < 0 { "DESC" } else { "ASC" };
-        items.push(format!("{column} IS NULL, {column} {direction}"));
+        items.push(format!("{rank} IS NULL, {value} {direction}"));
     }
-    out.sql = items.join(", ");
-    Ok(out)
+    out.sql.push_str(&items.join(", "));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -335,59 +509,16 @@ mod tests {
 
     const EQ_IN: &[Op] = &[Op::Eq, Op::In, Op::Ne, Op::Nin];
     const SCHEMA: Schema = Schema {
+        alias: "c",
+        document: "doc",
         fields: &[
             FieldSpec {
                 name: "type",
                 kind: FieldKind::Text,
                 ops: EQ_IN,
-                target: SqlTarget::Column("c.type"),
+                target: SqlTarget::Column("type"),
             },
             FieldSpec {
-                name: "members",
-                kind: FieldKind::Text,
-                ops: &[Op::In, Op::Eq],
-                target: SqlTarget::InSubquery(
-                    "c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN ({values}))",
-                ),
-            },
-            FieldSpec {
-                name: "frozen",
-                kind: FieldKind::Bool,
-                ops: &[Op::Eq],
-                target: SqlTarget::Column("c.frozen"),
-            },
-        ],
-        custom_document: Some("c.doc"),
-    };
-
-    fn render(filter: serde_json::Value) -> Result<Rendered, QueryError> {
-        let parsed = parse_filter(&filter, &SCHEMA)?;
-        let mut out = Rendered::default();
-        render_filter(&parsed, &SCHEMA, Dialect::Sqlite, &mut out)?;
-        Ok(out)
-    }
-
-    #[test]
-    fn implicit_equality_and_in_lists_bind_values() {
-        let out = render(json!({"type": "messaging", "members": {"$in": ["a", "b"]}})).unwrap();
-        assert_eq!(
-            out.sql,
-            "(c.type = ? AND (c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN (?, ?))))"
-        );
-        assert_eq!(
-            out.binds,
-            vec![
-                Bind::Text("messaging".into()),
-                Bind::Text("a".into()),
-                Bind::Text("b".into())
-            ]
-        );
-    }
-
-    #[test]
-    fn member_sets_match_exactly_with_eq_arrays() {
-        let schema = Schema {
-            fields: &[FieldSpec {
                 name: "members",
                 kind: FieldKind::TextList,
                 ops: &[Op::In, Op::Eq],
@@ -396,60 +527,156 @@ mod tests {
                     subquery: "SELECT m.cid FROM members m WHERE m.user_id IN ({values})",
                     count_column: "c.member_count",
                 },
-            }],
-            custom_document: None,
+            },
+            FieldSpec {
+                name: "frozen",
+                kind: FieldKind::Bool,
+                ops: &[Op::Eq],
+                target: SqlTarget::Column("frozen"),
+            },
+            FieldSpec {
+                name: "name",
+                kind: FieldKind::Text,
+                ops: &[Op::Eq, Op::Autocomplete],
+                target: SqlTarget::DocKey("name"),
+            },
+            FieldSpec {
+                name: "tags",
+                kind: FieldKind::TextList,
+                ops: &[Op::In, Op::Eq, Op::Contains],
+                target: SqlTarget::DocKey("tags"),
+            },
+        ],
+        custom_fields: true,
+    };
+
+    /// Renders a filter for both dialects: `(sqlite sql, postgres sql, binds)` (binds are the same).
+    fn both(filter: serde_json::Value) -> Result<(String, String, Vec<Bind>), QueryError> {
+        let parsed = parse_filter(&filter, &SCHEMA)?;
+        let mut sqlite = Rendered::default();
+        render_filter(&parsed, &SCHEMA, Dialect::Sqlite, &mut sqlite)?;
+        let mut postgres = Rendered::default();
+        render_filter(&parsed, &SCHEMA, Dialect::Postgres, &mut postgres)?;
+        let binds = match (sqlite.binds.len() == postgres.binds.len(), &postgres.binds) {
+            (true, _) => sqlite.binds,
+            (false, other) => other.clone(),
         };
-        let parsed = parse_filter(&json!({"members": {"$eq": ["b", "a", "a"]}}), &schema).unwrap();
-        let mut out = Rendered::default();
-        render_filter(&parsed, &schema, Dialect::Sqlite, &mut out).unwrap();
-        assert_eq!(out.sql, "((c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN (?, ?) GROUP BY 1 HAVING COUNT(*) = ?) AND c.member_count = ?))");
+        Ok((sqlite.sql, postgres.sql, binds))
+    }
+
+    fn check(filter: serde_json::Value, expected_sqlite: &str, expected_postgres: &str) {
+        let (sqlite, postgres, _) =
+            both(filter.clone()).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        assert_eq!(sqlite, expected_sqlite, "sqlite for {filter}");
+        assert_eq!(postgres, expected_postgres, "postgres for {filter}");
+    }
+
+    #[test]
+    fn columns_and_implicit_equality() {
+        check(json!({"type": "messaging"}), "c.type = ?1", "c.type = $1");
+        check(
+            json!({"type": {"$in": ["a", "b"]}}),
+            "c.type IN (?1, ?2)",
+            "c.type IN ($1, $2)",
+        );
+        check(
+            json!({"type": {"$ne": "a"}}),
+            "(c.type IS NULL OR c.type <> ?1)",
+            "(c.type IS NULL OR c.type <> $1)",
+        );
+        check(json!({"frozen": true}), "c.frozen = ?1", "c.frozen = $1");
+    }
+
+    #[test]
+    fn custom_fields_bind_their_path_and_value() {
+        check(
+            json!({"color": "green"}),
+            "json_extract(c.doc, ?1) = ?2",
+            "NULLIF(c.doc #> $1::text[], 'null'::jsonb) = $2::jsonb",
+        );
+        let (_, _, binds) = both(json!({"a.b": {"$gt": 3}})).unwrap();
         assert_eq!(
-            out.binds,
-            vec![
-                Bind::Text("a".into()),
-                Bind::Text("b".into()),
-                Bind::Int(2),
-                Bind::Int(2)
-            ]
+            binds,
+            vec![Bind::Text("$.\"a\".\"b\"".into()), Bind::Int(3)]
+        );
+        let parsed = parse_filter(&json!({"a.b": {"$gt": 3}}), &SCHEMA).unwrap();
+        let mut postgres = Rendered::default();
+        render_filter(&parsed, &SCHEMA, Dialect::Postgres, &mut postgres).unwrap();
+        assert_eq!(
+            postgres.binds,
+            vec![Bind::Text("{\"a\",\"b\"}".into()), Bind::Json("3".into())]
+        );
+        check(
+            json!({"color": {"$exists": false}}),
+            "json_extract(c.doc, ?1) IS NULL",
+            "NULLIF(c.doc #> $1::text[], 'null'::jsonb) IS NULL",
+        );
+        check(
+            json!({"color": null}),
+            "json_extract(c.doc, ?1) IS NULL",
+            "NULLIF(c.doc #> $1::text[], 'null'::jsonb) IS NULL",
         );
     }
 
     #[test]
-    fn custom_fields_go_through_a_bound_json_path() {
-        let out = render(json!({"color": "green"})).unwrap();
-        assert_eq!(out.sql, "json_extract(c.doc, ?) = ?");
-        assert_eq!(
-            out.binds,
-            vec![Bind::Text("$.\"color\"".into()), Bind::Text("green".into())]
+    fn autocomplete_matches_word_prefixes() {
+        check(
+            json!({"name": {"$autocomplete": "jo"}}),
+            "(json_extract(c.doc, ?1) LIKE ?2 ESCAPE '\\' OR json_extract(c.doc, ?1) LIKE ?3 ESCAPE '\\')",
+            "((c.doc #>> $1::text[]) ILIKE $2 ESCAPE '\\' OR (c.doc #>> $1::text[]) ILIKE $3 ESCAPE '\\')",
         );
-        let nested = render(json!({"a.b": {"$gt": 3}})).unwrap();
-        assert_eq!(nested.binds[0], Bind::Text("$.\"a\".\"b\"".into()));
+    }
+
+    #[test]
+    fn member_sets_match_any_or_exactly() {
+        check(
+            json!({"members": {"$in": ["a"]}}),
+            "(c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN (?1)))",
+            "(c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN ($1)))",
+        );
+        check(
+            json!({"members": {"$eq": ["b", "a", "a"]}}),
+            "((c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN (?1, ?2) GROUP BY 1 HAVING COUNT(*) = ?3) AND c.member_count = ?4))",
+            "((c.cid IN (SELECT m.cid FROM members m WHERE m.user_id IN ($1, $2) GROUP BY 1 HAVING COUNT(*) = $3) AND c.member_count = $4))",
+        );
+    }
+
+    #[test]
+    fn document_arrays_use_each_dialects_json_functions() {
+        check(
+            json!({"tags": {"$contains": "x"}}),
+            "EXISTS (SELECT 1 FROM (SELECT value AS element FROM json_each(json_extract(c.doc, ?1))) WHERE element IN (?2))",
+            "EXISTS (SELECT 1 FROM (SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(NULLIF(c.doc #> $1::text[], 'null'::jsonb)) = 'array' THEN NULLIF(c.doc #> $1::text[], 'null'::jsonb) ELSE '[]'::jsonb END) AS elements(element)) WHERE element IN ($2))",
+        );
     }
 
     #[test]
     fn groups_nest() {
-        let out = render(json!({"$or": [{"type": "a"}, {"$nor": [{"frozen": true}]}]})).unwrap();
-        assert_eq!(out.sql, "(c.type = ? OR NOT (c.frozen = ?))");
-        assert_eq!(out.binds, vec![Bind::Text("a".into()), Bind::Int(1)]);
+        check(
+            json!({"$or": [{"type": "a"}, {"$nor": [{"frozen": true}]}]}),
+            "(c.type = ?1 OR NOT (c.frozen = ?2))",
+            "(c.type = $1 OR NOT (c.frozen = $2))",
+        );
     }
 
     #[test]
     fn refusals_name_field_and_operator() {
-        let unsupported = render(json!({"frozen": {"$gt": true}})).unwrap_err();
+        let unsupported = both(json!({"frozen": {"$gt": true}})).unwrap_err();
         assert_eq!(
             unsupported.to_string(),
             "operator $gt is not supported for field \"frozen\""
         );
-        let wrong = render(json!({"type": {"$in": "messaging"}})).unwrap_err();
+        let wrong = both(json!({"type": {"$in": "messaging"}})).unwrap_err();
         assert!(wrong.to_string().contains("\"type\""));
-        assert!(render(json!({"type": {"$regex": "x"}})).is_err());
-        assert!(render(json!(["not", "an", "object"])).is_err());
-        assert!(render(json!({"$and": []})).is_err());
-        assert!(render(json!({"bad\"key": 1})).is_err());
+        assert!(both(json!({"type": {"$regex": "x"}})).is_err());
+        assert!(both(json!(["not", "an", "object"])).is_err());
+        assert!(both(json!({"$and": []})).is_err());
+        assert!(both(json!({"bad\"key": 1})).is_err());
+        assert!(both(json!({"a..b": 1})).is_err());
     }
 
     #[test]
-    fn sort_accepts_every_sdk_form() {
+    fn sorts_render_nulls_last_in_both_dialects() {
         let allowed = ["last_message_at", "created_at"];
         let expected = vec![SortField {
             field: "last_message_at".into(),
@@ -473,30 +700,21 @@ mod tests {
             expected
         );
         assert!(parse_sort(Some(&json!({"nope": 1})), &allowed, false).is_err());
-        assert!(parse_sort(Some(&json!({"nope": 1})), &allowed, true).is_ok());
-        let order =
-            render_sort(&expected, &[("last_message_at", "c.last_message_at")], None).unwrap();
+        let columns = [("last_message_at", SqlTarget::Column("last_message_at"))];
+        let mut out = Rendered::default();
+        render_sort(&expected, &SCHEMA, &columns, Dialect::Sqlite, &mut out).unwrap();
+        assert_eq!(out.sql, "c.last_message_at IS NULL, c.last_message_at DESC");
+        let custom = parse_sort(Some(&json!({"age": 1})), &allowed, true).unwrap();
+        let mut sqlite = Rendered::default();
+        render_sort(&custom, &SCHEMA, &columns, Dialect::Sqlite, &mut sqlite).unwrap();
         assert_eq!(
-            order.sql,
-            "c.last_message_at IS NULL, c.last_message_at DESC"
+            sqlite.sql,
+            "json_extract(c.doc, ?1) IS NULL, json_extract(c.doc, ?2) ASC"
         );
-        let custom = vec![SortField {
-            field: "age".into(),
-            direction: 1,
-        }];
-        let order = render_sort(&custom, &[], Some("u.doc")).unwrap();
-        assert_eq!(
-            order.sql,
-            "json_extract(u.doc, ?) IS NULL, json_extract(u.doc, ?) ASC"
-        );
-        assert_eq!(
-            order.binds,
-            vec![
-                Bind::Text("$.\"age\"".into()),
-                Bind::Text("$.\"age\"".into())
-            ]
-        );
-        assert!(render_sort(&custom, &[], None).is_err());
+        assert_eq!(sqlite.binds.len(), 2);
+        let mut postgres = Rendered::default();
+        render_sort(&custom, &SCHEMA, &columns, Dialect::Postgres, &mut postgres).unwrap();
+        assert_eq!(postgres.sql, "NULLIF(c.doc #> $1::text[], 'null'::jsonb) IS NULL, NULLIF(c.doc #> $2::text[], 'null'::jsonb) ASC");
     }
 
     #[test]
@@ -505,6 +723,6 @@ mod tests {
         for _ in 0..50 {
             filter = json!({"$and": [filter]});
         }
-        assert_eq!(render(filter).unwrap_err(), QueryError::TooDeep);
+        assert_eq!(both(filter).unwrap_err(), QueryError::TooDeep);
     }
 }

@@ -1,4 +1,4 @@
-//! The filter and sort fields each query accepts (part of the contract), with their SQL targets for the SQL backends.
+//! The filter and sort fields each query accepts (part of the contract), located by column or document key.
 
 use eddy_query::{FieldKind, FieldSpec, Op, Schema, SqlTarget};
 
@@ -8,6 +8,10 @@ const TEXT: &[Op] = &[
     Op::Ne,
     Op::In,
     Op::Nin,
+    Op::Gt,
+    Op::Gte,
+    Op::Lt,
+    Op::Lte,
     Op::Autocomplete,
     Op::Exists,
 ];
@@ -23,107 +27,136 @@ const ORDERED: &[Op] = &[
     Op::Exists,
 ];
 const FLAG: &[Op] = &[Op::Eq, Op::Ne];
+const SET: &[Op] = &[Op::In, Op::Eq, Op::Nin, Op::Contains];
+
+const fn field(
+    name: &'static str,
+    kind: FieldKind,
+    ops: &'static [Op],
+    target: SqlTarget,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind,
+        ops,
+        target,
+    }
+}
 
 pub const USERS: Schema = Schema {
+    alias: "u",
+    document: "doc",
     fields: &[
-        FieldSpec {
-            name: "id",
-            kind: FieldKind::Text,
-            ops: TEXT,
-            target: SqlTarget::Column("u.id"),
-        },
-        FieldSpec {
-            name: "role",
-            kind: FieldKind::Text,
-            ops: EQUALITY,
-            target: SqlTarget::Column("u.role"),
-        },
-        FieldSpec {
-            name: "name",
-            kind: FieldKind::Text,
-            ops: TEXT,
-            target: SqlTarget::Column("json_extract(u.doc, '$.name')"),
-        },
-        FieldSpec {
-            name: "teams",
-            kind: FieldKind::TextList,
-            ops: &[Op::In, Op::Eq, Op::Contains],
-            target: SqlTarget::JsonArray("json_extract(u.doc, '$.teams')"),
-        },
-        FieldSpec {
-            name: "banned",
-            kind: FieldKind::Bool,
-            ops: FLAG,
-            target: SqlTarget::Column("COALESCE(json_extract(u.doc, '$.banned'), 0)"),
-        },
-        FieldSpec {
-            name: "created_at",
-            kind: FieldKind::Time,
-            ops: ORDERED,
-            target: SqlTarget::Column("u.created_at"),
-        },
-        FieldSpec {
-            name: "updated_at",
-            kind: FieldKind::Time,
-            ops: ORDERED,
-            target: SqlTarget::Column("u.updated_at"),
-        },
-        FieldSpec {
-            name: "last_active",
-            kind: FieldKind::Time,
-            ops: ORDERED,
-            target: SqlTarget::Column("u.last_active"),
-        },
+        field("id", FieldKind::Text, TEXT, SqlTarget::Column("id")),
+        field("role", FieldKind::Text, ORDERED, SqlTarget::Column("role")),
+        field("name", FieldKind::Text, TEXT, SqlTarget::DocKey("name")),
+        field(
+            "username",
+            FieldKind::Text,
+            TEXT,
+            SqlTarget::DocKey("username"),
+        ),
+        field("email", FieldKind::Text, TEXT, SqlTarget::DocKey("email")),
+        field(
+            "language",
+            FieldKind::Text,
+            EQUALITY,
+            SqlTarget::DocKey("language"),
+        ),
+        field(
+            "teams",
+            FieldKind::TextList,
+            SET,
+            SqlTarget::DocKey("teams"),
+        ),
+        field("banned", FieldKind::Bool, FLAG, SqlTarget::DocKey("banned")),
+        field(
+            "shadow_banned",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::DocKey("shadow_banned"),
+        ),
+        field(
+            "invisible",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::DocKey("invisible"),
+        ),
+        field(
+            "created_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("created_at"),
+        ),
+        field(
+            "updated_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("updated_at"),
+        ),
+        field(
+            "last_active",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("last_active"),
+        ),
     ],
-    custom_document: Some("u.doc"),
+    custom_fields: true,
 };
 
-pub const USER_SORT: &[(&str, &str)] = &[
-    ("id", "u.id"),
-    ("created_at", "u.created_at"),
-    ("updated_at", "u.updated_at"),
-    ("last_active", "u.last_active"),
-    ("name", "json_extract(u.doc, '$.name')"),
-    ("role", "u.role"),
+pub const USER_SORT: &[(&str, SqlTarget)] = &[
+    ("id", SqlTarget::Column("id")),
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+    ("last_active", SqlTarget::Column("last_active")),
+    ("name", SqlTarget::DocKey("name")),
+    ("role", SqlTarget::Column("role")),
 ];
 
+/// `last_updated` is the later of the last message and the last channel update.
+pub const LAST_UPDATED: SqlTarget = SqlTarget::Expr {
+    sqlite: "MAX(COALESCE(c.last_message_at, c.updated_at), c.updated_at)",
+    postgres: "GREATEST(c.last_message_at, c.updated_at)",
+};
+
 pub const CHANNELS: Schema = Schema {
+    alias: "c",
+    document: "doc",
     fields: &[
-        FieldSpec { name: "type", kind: FieldKind::Text, ops: EQUALITY, target: SqlTarget::Column("c.type") },
-        FieldSpec { name: "id", kind: FieldKind::Text, ops: TEXT, target: SqlTarget::Column("c.id") },
-        FieldSpec { name: "cid", kind: FieldKind::Text, ops: EQUALITY, target: SqlTarget::Column("c.cid") },
-        FieldSpec {
-            name: "members",
-            kind: FieldKind::TextList,
-            ops: &[Op::In, Op::Eq, Op::Nin],
-            target: SqlTarget::Membership {
+        field("type", FieldKind::Text, ORDERED, SqlTarget::Column("type")),
+        field("id", FieldKind::Text, TEXT, SqlTarget::Column("id")),
+        field("cid", FieldKind::Text, ORDERED, SqlTarget::Column("cid")),
+        field(
+            "members",
+            FieldKind::TextList,
+            &[Op::In, Op::Eq, Op::Nin],
+            SqlTarget::Membership {
                 key: "c.cid",
                 subquery: "SELECT m.cid FROM members m WHERE m.app_id = c.app_id AND m.user_id IN ({values})",
                 count_column: "c.member_count",
             },
-        },
-        FieldSpec { name: "created_by_id", kind: FieldKind::Text, ops: EQUALITY, target: SqlTarget::Column("c.created_by") },
-        FieldSpec { name: "frozen", kind: FieldKind::Bool, ops: FLAG, target: SqlTarget::Column("c.frozen") },
-        FieldSpec { name: "disabled", kind: FieldKind::Bool, ops: FLAG, target: SqlTarget::Column("c.disabled") },
-        FieldSpec { name: "member_count", kind: FieldKind::Number, ops: ORDERED, target: SqlTarget::Column("c.member_count") },
-        FieldSpec { name: "last_message_at", kind: FieldKind::Time, ops: ORDERED, target: SqlTarget::Column("c.last_message_at") },
-        FieldSpec { name: "created_at", kind: FieldKind::Time, ops: ORDERED, target: SqlTarget::Column("c.created_at") },
-        FieldSpec { name: "updated_at", kind: FieldKind::Time, ops: ORDERED, target: SqlTarget::Column("c.updated_at") },
-        FieldSpec { name: "team", kind: FieldKind::Text, ops: EQUALITY, target: SqlTarget::Column("json_extract(c.doc, '$.team')") },
-        FieldSpec { name: "name", kind: FieldKind::Text, ops: TEXT, target: SqlTarget::Column("json_extract(c.doc, '$.name')") },
+        ),
+        field("created_by_id", FieldKind::Text, ORDERED, SqlTarget::Column("created_by")),
+        field("frozen", FieldKind::Bool, FLAG, SqlTarget::Column("frozen")),
+        field("disabled", FieldKind::Bool, FLAG, SqlTarget::Column("disabled")),
+        field("member_count", FieldKind::Number, ORDERED, SqlTarget::Column("member_count")),
+        field("last_message_at", FieldKind::Time, ORDERED, SqlTarget::Column("last_message_at")),
+        field("last_updated", FieldKind::Time, ORDERED, LAST_UPDATED),
+        field("created_at", FieldKind::Time, ORDERED, SqlTarget::Column("created_at")),
+        field("updated_at", FieldKind::Time, ORDERED, SqlTarget::Column("updated_at")),
+        field("team", FieldKind::Text, ORDERED, SqlTarget::DocKey("team")),
+        field("name", FieldKind::Text, TEXT, SqlTarget::DocKey("name")),
+        field("filter_tags", FieldKind::TextList, SET, SqlTarget::DocKey("filter_tags")),
     ],
-    custom_document: Some("c.doc"),
+    custom_fields: true,
 };
 
-/// `last_updated` is the later of the last message and the last channel update.
-pub const LAST_UPDATED: &str = "MAX(COALESCE(c.last_message_at, c.updated_at), c.updated_at)";
-
-pub const CHANNEL_SORT: &[(&str, &str)] = &[
-    ("last_message_at", "c.last_message_at"),
+pub const CHANNEL_SORT: &[(&str, SqlTarget)] = &[
+    ("last_message_at", SqlTarget::Column("last_message_at")),
     ("last_updated", LAST_UPDATED),
-    ("created_at", "c.created_at"),
-    ("updated_at", "c.updated_at"),
-    ("member_count", "c.member_count"),
-    ("cid", "c.cid"),
-    ("id", "c.id"),
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+    ("member_count", SqlTarget::Column("member_count")),
+    ("cid", SqlTarget::Column("cid")),
+    ("id", SqlTarget::Column("id")),
 ];

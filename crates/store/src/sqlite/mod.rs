@@ -40,7 +40,9 @@ fn bind_all<'q>(mut query: Query<'q>, binds: &'q [Bind]) -> Query<'q> {
             Bind::Text(text) => query.bind(text.as_str()),
             Bind::Int(int) => query.bind(*int),
             Bind::Float(float) => query.bind(*float),
+            Bind::Bool(flag) => query.bind(*flag),
             Bind::Null => query.bind(Option::<String>::None),
+            Bind::Json(text) => query.bind(text.as_str()),
         };
     }
     query
@@ -379,34 +381,35 @@ impl UserStore for SqliteStore {
         query: &ListQuery,
         include_deactivated: bool,
     ) -> StoreResult<Vec<User>> {
-        let mut rendered = Rendered {
-            sql: "SELECT u.* FROM users u WHERE u.app_id = ? AND u.deleted_at IS NULL AND ".into(),
-            binds: Vec::new(),
-        };
-        render_filter(
-            &query.filter,
-            &crate::schemas::USERS,
-            Dialect::Sqlite,
-            &mut rendered,
-        )
-        .map_err(|e| StoreError::Query(e.to_string()))?;
-        if !include_deactivated {
-            rendered.sql.push_str(" AND u.deactivated_at IS NULL");
-        }
-        let order = render_sort(&query.sort, crate::schemas::USER_SORT, Some("u.doc"))
+        const D: Dialect = Dialect::Sqlite;
+        let mut sql = Rendered::default();
+        let app_param = sql.bind(D, Bind::Int(app));
+        sql.sql = format!(
+            "SELECT u.* FROM users u WHERE u.app_id = {app_param} AND u.deleted_at IS NULL AND "
+        );
+        render_filter(&query.filter, &crate::schemas::USERS, D, &mut sql)
             .map_err(|e| StoreError::Query(e.to_string()))?;
-        let order_sql = if order.sql.is_empty() {
-            "u.created_at DESC".into()
+        if !include_deactivated {
+            sql.sql.push_str(" AND u.deactivated_at IS NULL");
+        }
+        sql.sql.push_str(" ORDER BY ");
+        if query.sort.is_empty() {
+            sql.sql.push_str("u.created_at DESC");
         } else {
-            order.sql
-        };
-        rendered.binds.extend(order.binds);
-        rendered.sql.push_str(&format!(
-            " ORDER BY {order_sql}, u.id DESC LIMIT ? OFFSET ?"
-        ));
-        let rows = bind_all(sqlx::query(&rendered.sql).bind(app), &rendered.binds)
-            .bind(query.limit)
-            .bind(query.offset)
+            render_sort(
+                &query.sort,
+                &crate::schemas::USERS,
+                crate::schemas::USER_SORT,
+                D,
+                &mut sql,
+            )
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        }
+        let limit = sql.bind(D, Bind::Int(query.limit));
+        let offset = sql.bind(D, Bind::Int(query.offset));
+        sql.sql
+            .push_str(&format!(", u.id DESC LIMIT {limit} OFFSET {offset}"));
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
             .fetch_all(&self.reader)
             .await
             .map_err(backend)?;
@@ -699,44 +702,43 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn query_channels(&self, app: AppId, query: &ChannelQuery) -> StoreResult<Vec<Channel>> {
-        let mut rendered = Rendered {
-            sql: "SELECT c.* FROM channels c WHERE c.app_id = ? AND c.deleted_at IS NULL AND "
-                .into(),
-            binds: Vec::new(),
-        };
-        render_filter(
-            &query.query.filter,
-            &crate::schemas::CHANNELS,
-            Dialect::Sqlite,
-            &mut rendered,
-        )
-        .map_err(|e| StoreError::Query(e.to_string()))?;
+        const D: Dialect = Dialect::Sqlite;
+        let mut sql = Rendered::default();
+        let app_param = sql.bind(D, Bind::Int(app));
+        sql.sql = format!(
+            "SELECT c.* FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
+        );
+        render_filter(&query.query.filter, &crate::schemas::CHANNELS, D, &mut sql)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
         if let (Some(viewer), Some(hidden)) = (&query.viewer, query.hidden) {
-            rendered.sql.push_str(if hidden {
-                " AND EXISTS (SELECT 1 FROM members h WHERE h.app_id = c.app_id AND h.cid = c.cid AND h.user_id = ? AND h.hidden = 1)"
-            } else {
-                " AND NOT EXISTS (SELECT 1 FROM members h WHERE h.app_id = c.app_id AND h.cid = c.cid AND h.user_id = ? AND h.hidden = 1)"
-            });
-            rendered.binds.push(Bind::Text(viewer.clone()));
+            let viewer = sql.bind(D, Bind::Text(viewer.clone()));
+            let negation = if hidden { "" } else { "NOT " };
+            sql.sql.push_str(&format!(
+                " AND {negation}EXISTS (SELECT 1 FROM members h WHERE h.app_id = c.app_id AND h.cid = c.cid AND h.user_id = {viewer} AND h.hidden = 1)"
+            ));
         }
-        let order = render_sort(
-            &query.query.sort,
+        sql.sql.push_str(" ORDER BY ");
+        let sort = if query.query.sort.is_empty() {
+            vec![eddy_query::SortField {
+                field: "last_updated".into(),
+                direction: -1,
+            }]
+        } else {
+            query.query.sort.clone()
+        };
+        render_sort(
+            &sort,
+            &crate::schemas::CHANNELS,
             crate::schemas::CHANNEL_SORT,
-            Some("c.doc"),
+            D,
+            &mut sql,
         )
         .map_err(|e| StoreError::Query(e.to_string()))?;
-        let order_sql = if order.sql.is_empty() {
-            format!("{} DESC", crate::schemas::LAST_UPDATED)
-        } else {
-            order.sql
-        };
-        rendered.binds.extend(order.binds);
-        rendered
-            .sql
-            .push_str(&format!(" ORDER BY {order_sql}, c.cid LIMIT ? OFFSET ?"));
-        let rows = bind_all(sqlx::query(&rendered.sql).bind(app), &rendered.binds)
-            .bind(query.query.limit)
-            .bind(query.query.offset)
+        let limit = sql.bind(D, Bind::Int(query.query.limit));
+        let offset = sql.bind(D, Bind::Int(query.query.offset));
+        sql.sql
+            .push_str(&format!(", c.cid LIMIT {limit} OFFSET {offset}"));
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
             .fetch_all(&self.reader)
             .await
             .map_err(backend)?;
