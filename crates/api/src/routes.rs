@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/{id}/reaction/{type}", delete(delete_reaction))
         .route("/messages/{id}/reactions", get(get_reactions))
         .route("/unread", get(unread_counts))
+        .route("/members", get(query_members))
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
@@ -784,6 +785,15 @@ async fn get_reactions(
             number("limit"),
             number("offset"),
         )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn query_members(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let request: QueryMembers = context.payload()?;
+    let result = state
+        .chat
+        .query_members(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::OK, result)
 }

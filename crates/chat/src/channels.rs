@@ -1455,6 +1455,70 @@ impl Chat {
         Ok(json!({}))
     }
 
+    /// `GET /members`: members of one channel by filter, sort and page.
+    pub async fn query_members(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: QueryMembers,
+    ) -> ChatResult<Value> {
+        const OP: &str = "QueryMembers";
+        let id = match (&request.id, &request.members) {
+            (Some(id), _) => id.clone(),
+            (None, Some(members)) if !members.is_empty() => distinct_id(
+                &members
+                    .iter()
+                    .map(|m| m.user_id().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => {
+                return Err(
+                    ApiError::input("id, or members for a distinct channel, is required")
+                        .in_operation(OP),
+                )
+            }
+        };
+        let cid = parse_cid(&request.kind, &id).map_err(|e| e.in_operation(OP))?;
+        let viewer = self
+            .acting_user(app, actor, request.user_id.as_deref(), None)
+            .await?;
+        let context = self.channel_context(app, &cid, viewer.as_ref(), OP).await?;
+        let owner = Self::is_creator(&context, viewer.as_ref());
+        self.require(
+            &context,
+            actor,
+            viewer.as_ref(),
+            "read-channel-members",
+            owner,
+            OP,
+        )?;
+        let filter = parse_filter(&request.filter_conditions, &eddy_store::schemas::MEMBERS)
+            .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
+        let sort = parse_sort(
+            request.sort.as_ref(),
+            &["created_at", "updated_at", "user_id", "name", "last_active"],
+            true,
+        )
+        .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
+        let query = ListQuery {
+            filter,
+            sort,
+            limit: request.limit.unwrap_or(100).clamp(1, 300),
+            offset: request.offset.unwrap_or(0).clamp(0, 10_000),
+        };
+        let members = self
+            .store
+            .query_members(app, &cid, &query)
+            .await
+            .map_err(store_error(OP))?;
+        let users = self
+            .load_users(app, members.iter().map(|m| m.user_id.clone()).collect())
+            .await?;
+        Ok(
+            json!({ "members": members.iter().map(|m| render::member(m, &users)).collect::<Vec<_>>() }),
+        )
+    }
+
     pub async fn update_member_partial(
         &self,
         app: AppId,

@@ -276,3 +276,17 @@ pub struct DeleteChannels {
 pub struct CreateGuest {
     pub user: Option<Map<String, Value>>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryMembers {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub members: Option<Vec<MemberInput>>,
+    pub filter_conditions: Value,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub user_id: Option<String>,
+}

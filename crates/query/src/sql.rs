@@ -375,8 +375,15 @@ impl Writer<'_> {
                     }
                 }
             }
-            SqlTarget::Column(column) => {
-                let expression = self.column(column);
+            SqlTarget::Column(_) | SqlTarget::Expr { .. } => {
+                let expression = match spec.target {
+                    SqlTarget::Column(column) => self.column(column),
+                    SqlTarget::Expr { sqlite, postgres } => match self.dialect {
+                        Dialect::Sqlite => sqlite.to_owned(),
+                        Dialect::Postgres => postgres.to_owned(),
+                    },
+                    _ => String::new(),
+                };
                 match op {
                     Op::Autocomplete => self.like(&expression, value.as_str().unwrap_or_default()),
                     Op::Exists => {
@@ -389,14 +396,6 @@ impl Writer<'_> {
                     }
                     _ => self.ordered(&expression, op, value, false),
                 }
-            }
-            SqlTarget::Expr { sqlite, postgres } => {
-                let expression = match self.dialect {
-                    Dialect::Sqlite => sqlite,
-                    Dialect::Postgres => postgres,
-                }
-                .to_owned();
-                self.ordered(&expression, op, value, false)
             }
         }
     }

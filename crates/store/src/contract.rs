@@ -107,6 +107,13 @@ pub trait ChannelStore: Send + Sync {
         cids: &[String],
         user_id: Option<&str>,
     ) -> StoreResult<Vec<Member>>;
+    /// Members of one channel matching a parsed members query.
+    async fn query_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<Member>>;
     /// Adds members that are not members yet; returns only the added ones.
     async fn add_members(
         &self,

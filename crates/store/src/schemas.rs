@@ -160,3 +160,51 @@ pub const CHANNEL_SORT: &[(&str, SqlTarget)] = &[
     ("cid", SqlTarget::Column("cid")),
     ("id", SqlTarget::Column("id")),
 ];
+
+/// Members of one channel, joined with their users (`u`) for name and activity.
+pub const MEMBERS: Schema = Schema {
+    alias: "m",
+    document: "doc",
+    fields: &[
+        field("id", FieldKind::Text, TEXT, SqlTarget::Column("user_id")),
+        field("user_id", FieldKind::Text, TEXT, SqlTarget::Column("user_id")),
+        field("name", FieldKind::Text, TEXT, MEMBER_NAME),
+        field("channel_role", FieldKind::Text, EQUALITY, SqlTarget::Column("channel_role")),
+        field(
+            "is_moderator",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::Expr { sqlite: "(m.channel_role = 'channel_moderator')", postgres: "(m.channel_role = 'channel_moderator')" },
+        ),
+        field(
+            "joined",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::Expr {
+                sqlite: "(json_extract(m.doc, '$.invited') IS NULL OR json_extract(m.doc, '$.invite_accepted_at') IS NOT NULL)",
+                postgres: "(m.doc -> 'invited' IS NULL OR m.doc -> 'invite_accepted_at' IS NOT NULL)",
+            },
+        ),
+        field("created_at", FieldKind::Time, ORDERED, SqlTarget::Column("created_at")),
+        field("updated_at", FieldKind::Time, ORDERED, SqlTarget::Column("updated_at")),
+        field("last_active", FieldKind::Time, ORDERED, LAST_ACTIVE),
+    ],
+    custom_fields: true,
+};
+
+const MEMBER_NAME: SqlTarget = SqlTarget::Expr {
+    sqlite: "json_extract(u.doc, '$.name')",
+    postgres: "(u.doc ->> 'name')",
+};
+const LAST_ACTIVE: SqlTarget = SqlTarget::Expr {
+    sqlite: "u.last_active",
+    postgres: "u.last_active",
+};
+
+pub const MEMBER_SORT: &[(&str, SqlTarget)] = &[
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+    ("user_id", SqlTarget::Column("user_id")),
+    ("name", MEMBER_NAME),
+    ("last_active", LAST_ACTIVE),
+];

@@ -791,6 +791,49 @@ impl ChannelStore for SqliteStore {
         rows.iter().map(member_from_row).collect()
     }
 
+    async fn query_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<Member>> {
+        const D: Dialect = Dialect::Sqlite;
+        let mut sql = Rendered::default();
+        let app_param = sql.bind(D, Bind::Int(app));
+        let cid_param = sql.bind(D, Bind::Text(cid.to_owned()));
+        sql.sql = format!(
+            "SELECT m.* FROM members m LEFT JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id WHERE m.app_id = {app_param} AND m.cid = {cid_param} AND "
+        );
+        render_filter(&query.filter, &crate::schemas::MEMBERS, D, &mut sql)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        sql.sql.push_str(" ORDER BY ");
+        let sort = if query.sort.is_empty() {
+            vec![eddy_query::SortField {
+                field: "created_at".into(),
+                direction: 1,
+            }]
+        } else {
+            query.sort.clone()
+        };
+        render_sort(
+            &sort,
+            &crate::schemas::MEMBERS,
+            crate::schemas::MEMBER_SORT,
+            D,
+            &mut sql,
+        )
+        .map_err(|e| StoreError::Query(e.to_string()))?;
+        let limit = sql.bind(D, Bind::Int(query.limit));
+        let offset = sql.bind(D, Bind::Int(query.offset));
+        sql.sql
+            .push_str(&format!(", m.user_id LIMIT {limit} OFFSET {offset}"));
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(member_from_row).collect()
+    }
+
     async fn add_members(
         &self,
         app: AppId,
