@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/{id}/reactions", get(get_reactions))
         .route("/unread", get(unread_counts))
         .route("/members", get(query_members))
+        .route("/search", get(search))
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
@@ -794,6 +795,15 @@ async fn query_members(State(state): State<AppState>, context: RequestContext) -
     let result = state
         .chat
         .query_members(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn search(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let request: Search = context.payload()?;
+    let result = state
+        .chat
+        .search(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::OK, result)
 }

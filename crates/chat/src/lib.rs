@@ -10,6 +10,7 @@ mod events;
 mod messages;
 mod render;
 pub mod requests;
+mod search;
 mod tasks;
 mod users;
 

@@ -290,3 +290,16 @@ pub struct QueryMembers {
     pub offset: Option<i64>,
     pub user_id: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Search {
+    pub filter_conditions: Value,
+    pub query: Option<String>,
+    pub message_filter_conditions: Option<Value>,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub next: Option<String>,
+    pub user_id: Option<String>,
+}

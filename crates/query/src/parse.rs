@@ -16,6 +16,8 @@ pub enum Op {
     Exists,
     Autocomplete,
     Contains,
+    /// Full-text match.
+    Q,
 }
 
 impl Op {
@@ -32,6 +34,7 @@ impl Op {
             "$exists" => Op::Exists,
             "$autocomplete" => Op::Autocomplete,
             "$contains" => Op::Contains,
+            "$q" => Op::Q,
             _ => return None,
         })
     }
@@ -49,6 +52,7 @@ impl Op {
             Op::Exists => "$exists",
             Op::Autocomplete => "$autocomplete",
             Op::Contains => "$contains",
+            Op::Q => "$q",
         }
     }
 }
@@ -212,6 +216,10 @@ fn check_operand(field: &str, kind: FieldKind, op: Op, operand: &Value) -> Resul
             _ => Err(wrong("an array of values")),
         },
         Op::Autocomplete => operand
+            .is_string()
+            .then_some(())
+            .ok_or_else(|| wrong("a string")),
+        Op::Q => operand
             .is_string()
             .then_some(())
             .ok_or_else(|| wrong("a string")),

@@ -28,6 +28,13 @@ pub enum SqlTarget {
         sqlite: &'static str,
         postgres: &'static str,
     },
+    /// Full-text search: `$q` renders each dialect's template with `{query}` as the bound search
+    /// expression (SQLite FTS5 query / PostgreSQL `plainto_tsquery` text); other operators use `text`.
+    FullText {
+        sqlite: &'static str,
+        postgres: &'static str,
+        text: &'static str,
+    },
     /// Set membership: `key IN (subquery)` where the subquery selects rows holding any of `{values}`;
     /// `$eq` with an array means exactly that set, checked against `count_column`.
     Membership {
@@ -154,6 +161,15 @@ fn sqlite_path(key: &str) -> String {
 fn postgres_path(key: &str) -> String {
     let parts: Vec<String> = key.split('.').map(|part| format!("\"{part}\"")).collect();
     format!("{{{}}}", parts.join(","))
+}
+
+/// The words of a search string: runs of letters and digits, lower-cased.
+fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(32)
+        .map(str::to_lowercase)
+        .collect()
 }
 
 fn escape_like(needle: &str) -> String {
@@ -322,6 +338,37 @@ impl Writer<'_> {
                     _ => format!("({condition})"),
                 }
             }
+            SqlTarget::FullText {
+                sqlite,
+                postgres,
+                text,
+            } => {
+                if op != Op::Q {
+                    let plain = FieldSpec {
+                        target: SqlTarget::DocKey(text),
+                        ..spec
+                    };
+                    return self.compare(field, plain, op, value);
+                }
+                let words = search_words(value.as_str().unwrap_or_default());
+                if words.is_empty() {
+                    return "1 = 0".into();
+                }
+                let (template, query) = match self.dialect {
+                    // Each word quoted, so user text can never be FTS5 syntax.
+                    Dialect::Sqlite => (
+                        sqlite,
+                        words
+                            .iter()
+                            .map(|w| format!("\"{w}\""))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    Dialect::Postgres => (postgres, words.join(" ")),
+                };
+                let placeholder = self.bind(Bind::Text(query));
+                template.replace("{query}", &placeholder)
+            }
             SqlTarget::DocKey(path) if spec.kind == FieldKind::TextList || op == Op::Contains => {
                 let path = if path.is_empty() { key } else { path };
                 let elements = self.doc_elements(path);
@@ -436,7 +483,7 @@ impl Writer<'_> {
                     document
                 )
             ),
-            Op::Exists | Op::Autocomplete | Op::Contains => "1 = 0".into(),
+            Op::Exists | Op::Autocomplete | Op::Contains | Op::Q => "1 = 0".into(),
         }
     }
 }
@@ -489,6 +536,7 @@ pub fn render_sort(
             SqlTarget::DocKey(path) => {
                 Ok(writer.doc_value(if path.is_empty() { &item.field } else { path }))
             }
+            SqlTarget::FullText { text, .. } => Ok(writer.doc_value(text)),
             SqlTarget::Membership { .. } => Err(QueryError::UnknownSortField(item.field.clone())),
         };
         let rank = expression()?;
@@ -647,6 +695,54 @@ mod tests {
             "EXISTS (SELECT 1 FROM (SELECT value AS element FROM json_each(json_extract(c.doc, ?1))) WHERE element IN (?2))",
             "EXISTS (SELECT 1 FROM (SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(NULLIF(c.doc #> $1::text[], 'null'::jsonb)) = 'array' THEN NULLIF(c.doc #> $1::text[], 'null'::jsonb) ELSE '[]'::jsonb END) AS elements(element)) WHERE element IN ($2))",
         );
+    }
+
+    #[test]
+    fn full_text_binds_only_quoted_words() {
+        const MESSAGES: Schema = Schema {
+            alias: "m",
+            document: "doc",
+            fields: &[FieldSpec {
+                name: "text",
+                kind: FieldKind::Text,
+                ops: &[Op::Q, Op::Eq, Op::Autocomplete],
+                target: SqlTarget::FullText {
+                    sqlite: "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {query})",
+                    postgres: "to_tsvector('simple', m.doc ->> 'text') @@ plainto_tsquery('simple', {query})",
+                    text: "text",
+                },
+            }],
+            custom_fields: false,
+        };
+        let parsed = parse_filter(
+            &json!({"text": {"$q": "Hello, \"world\" OR x*"}}),
+            &MESSAGES,
+        )
+        .unwrap();
+        let mut sqlite = Rendered::default();
+        render_filter(&parsed, &MESSAGES, Dialect::Sqlite, &mut sqlite).unwrap();
+        assert_eq!(
+            sqlite.sql,
+            "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1)"
+        );
+        assert_eq!(
+            sqlite.binds,
+            vec![Bind::Text("\"hello\" \"world\" \"or\" \"x\"".into())]
+        );
+        let mut postgres = Rendered::default();
+        render_filter(&parsed, &MESSAGES, Dialect::Postgres, &mut postgres).unwrap();
+        assert_eq!(
+            postgres.sql,
+            "to_tsvector('simple', m.doc ->> 'text') @@ plainto_tsquery('simple', $1)"
+        );
+        let nothing = parse_filter(&json!({"text": {"$q": "!!!"}}), &MESSAGES).unwrap();
+        let mut empty = Rendered::default();
+        render_filter(&nothing, &MESSAGES, Dialect::Sqlite, &mut empty).unwrap();
+        assert_eq!(empty.sql, "1 = 0");
+        let plain = parse_filter(&json!({"text": "hi"}), &MESSAGES).unwrap();
+        let mut equal = Rendered::default();
+        render_filter(&plain, &MESSAGES, Dialect::Sqlite, &mut equal).unwrap();
+        assert_eq!(equal.sql, "json_extract(m.doc, ?1) = ?2");
     }
 
     #[test]

@@ -209,6 +209,13 @@ pub trait MessageStore: Send + Sync {
         user_id: &str,
         kind: &str,
     ) -> StoreResult<(Message, Reaction)>;
+    /// Messages matching `messages` in up to 500 channels matching `channels`; never system or deleted ones.
+    async fn search_messages(
+        &self,
+        app: AppId,
+        channels: &ChannelQuery,
+        messages: &ListQuery,
+    ) -> StoreResult<Vec<Message>>;
     async fn reactions(
         &self,
         app: AppId,

@@ -208,3 +208,98 @@ pub const MEMBER_SORT: &[(&str, SqlTarget)] = &[
     ("name", MEMBER_NAME),
     ("last_active", LAST_ACTIVE),
 ];
+
+/// Message search (`message_filter_conditions`) over messages aliased `m`.
+pub const MESSAGES: Schema = Schema {
+    alias: "m",
+    document: "doc",
+    fields: &[
+        field(
+            "text",
+            FieldKind::Text,
+            &[
+                Op::Q,
+                Op::Autocomplete,
+                Op::Eq,
+                Op::In,
+                Op::Gt,
+                Op::Gte,
+                Op::Lt,
+                Op::Lte,
+                Op::Exists,
+            ],
+            SqlTarget::FullText {
+                sqlite:
+                    "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {query})",
+                postgres:
+                    "to_tsvector('simple', m.doc ->> 'text') @@ plainto_tsquery('simple', {query})",
+                text: "text",
+            },
+        ),
+        field("id", FieldKind::Text, ORDERED, SqlTarget::Column("id")),
+        field("cid", FieldKind::Text, ORDERED, SqlTarget::Column("cid")),
+        field("type", FieldKind::Text, ORDERED, SqlTarget::Column("type")),
+        field(
+            "parent_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("parent_id"),
+        ),
+        field(
+            "user_id",
+            FieldKind::Text,
+            EQUALITY,
+            SqlTarget::Column("user_id"),
+        ),
+        field(
+            "user.id",
+            FieldKind::Text,
+            EQUALITY,
+            SqlTarget::Column("user_id"),
+        ),
+        field(
+            "reply_count",
+            FieldKind::Number,
+            ORDERED,
+            SqlTarget::Column("reply_count"),
+        ),
+        field(
+            "attachments",
+            FieldKind::Number,
+            &[Op::Exists],
+            SqlTarget::Expr {
+                sqlite: "NULLIF(json_array_length(m.doc, '$.attachments'), 0)",
+                postgres:
+                    "NULLIF(jsonb_array_length(COALESCE(m.doc -> 'attachments', '[]'::jsonb)), 0)",
+            },
+        ),
+        field(
+            "mentioned_users.id",
+            FieldKind::TextList,
+            &[Op::Contains, Op::In],
+            SqlTarget::DocKey("mentioned_users"),
+        ),
+        field("pinned", FieldKind::Bool, FLAG, SqlTarget::DocKey("pinned")),
+        field(
+            "created_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("created_at"),
+        ),
+        field(
+            "updated_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("updated_at"),
+        ),
+    ],
+    custom_fields: true,
+};
+
+pub const MESSAGE_SORT: &[(&str, SqlTarget)] = &[
+    ("id", SqlTarget::Column("id")),
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+    ("reply_count", SqlTarget::Column("reply_count")),
+    ("text", SqlTarget::DocKey("text")),
+];

@@ -1345,6 +1345,53 @@ impl MessageStore for SqliteStore {
         Ok((message, reaction))
     }
 
+    async fn search_messages(
+        &self,
+        app: AppId,
+        channels: &ChannelQuery,
+        messages: &ListQuery,
+    ) -> StoreResult<Vec<Message>> {
+        const D: Dialect = Dialect::Sqlite;
+        let mut sql = Rendered::default();
+        let app_param = sql.bind(D, Bind::Int(app));
+        sql.sql = format!(
+            "SELECT m.* FROM messages m WHERE m.app_id = {app_param} AND m.deleted_at IS NULL AND m.type <> 'system' \
+             AND m.cid IN (SELECT c.cid FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
+        );
+        render_filter(
+            &channels.query.filter,
+            &crate::schemas::CHANNELS,
+            D,
+            &mut sql,
+        )
+        .map_err(|e| StoreError::Query(e.to_string()))?;
+        sql.sql.push_str(" LIMIT 500) AND ");
+        render_filter(&messages.filter, &crate::schemas::MESSAGES, D, &mut sql)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        sql.sql.push_str(" ORDER BY ");
+        if messages.sort.is_empty() {
+            sql.sql.push_str("m.created_at DESC");
+        } else {
+            render_sort(
+                &messages.sort,
+                &crate::schemas::MESSAGES,
+                crate::schemas::MESSAGE_SORT,
+                D,
+                &mut sql,
+            )
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        }
+        let limit = sql.bind(D, Bind::Int(messages.limit));
+        let offset = sql.bind(D, Bind::Int(messages.offset));
+        sql.sql
+            .push_str(&format!(", m.id LIMIT {limit} OFFSET {offset}"));
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     async fn reactions(
         &self,
         app: AppId,
