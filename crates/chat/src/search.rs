@@ -40,10 +40,10 @@ impl Chat {
             }
             _ => self.acting_user(app, actor, None, None).await?,
         };
-        if !request
+        if request
             .filter_conditions
             .as_object()
-            .is_some_and(|f| !f.is_empty())
+            .is_none_or(|f| f.is_empty())
         {
             return Err(
                 ApiError::input("filter_conditions (a channel filter) is required")
