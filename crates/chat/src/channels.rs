@@ -664,6 +664,9 @@ impl Chat {
                 "member_count",
                 "cid",
                 "id",
+                "pinned_at",
+                "unread_count",
+                "has_unread",
             ],
             true,
         )

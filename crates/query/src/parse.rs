@@ -94,6 +94,8 @@ pub enum QueryError {
     UnknownSortField(String),
     #[error("sort must be an array of {{field, direction}}")]
     BadSort,
+    #[error("field {0:?} is relative to a user: query as a user, or name one with user_id")]
+    NeedsUser(String),
     #[error("filter nesting is too deep")]
     TooDeep,
 }

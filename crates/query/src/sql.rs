@@ -28,6 +28,11 @@ pub enum SqlTarget {
         sqlite: &'static str,
         postgres: &'static str,
     },
+    /// An expression about the querying user (their membership flags); `{viewer}` is their bound id.
+    Viewer {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
     /// Full-text search: `$q` renders each dialect's template with `{query}` as the bound search
     /// expression (SQLite FTS5 query / PostgreSQL `plainto_tsquery` text); other operators use `text`.
     FullText {
@@ -189,11 +194,33 @@ struct Writer<'a> {
     out: &'a mut Rendered,
     schema: &'a Schema,
     dialect: Dialect,
+    viewer: Option<&'a str>,
 }
 
 impl Writer<'_> {
     fn bind(&mut self, value: Bind) -> String {
         self.out.bind(self.dialect, value)
+    }
+
+    /// A per-dialect expression, with the viewer bound where it has a `{viewer}` slot.
+    fn expression(
+        &mut self,
+        sqlite: &str,
+        postgres: &str,
+        field: &str,
+    ) -> Result<String, QueryError> {
+        let template = match self.dialect {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => postgres,
+        };
+        if !template.contains("{viewer}") {
+            return Ok(template.to_owned());
+        }
+        let viewer = self
+            .viewer
+            .ok_or_else(|| QueryError::NeedsUser(field.to_owned()))?;
+        let placeholder = self.bind(Bind::Text(viewer.to_owned()));
+        Ok(template.replace("{viewer}", &placeholder))
     }
 
     fn column(&self, column: &str) -> String {
@@ -279,7 +306,7 @@ impl Writer<'_> {
                     .ok_or_else(|| QueryError::UnknownField {
                         field: field.clone(),
                     })?;
-                self.compare(field, spec, *op, value)
+                self.compare(field, spec, *op, value)?
             }
         })
     }
@@ -303,7 +330,13 @@ impl Writer<'_> {
         format!("({expression} {operator} {prefix} ESCAPE '\\' OR {expression} {operator} {word} ESCAPE '\\')")
     }
 
-    fn compare(&mut self, field: &str, spec: FieldSpec, op: Op, value: &Value) -> String {
+    fn compare(
+        &mut self,
+        field: &str,
+        spec: FieldSpec,
+        op: Op,
+        value: &Value,
+    ) -> Result<String, QueryError> {
         let many = |value: &Value| -> Vec<Value> {
             match value {
                 Value::Array(items) => items.clone(),
@@ -311,7 +344,7 @@ impl Writer<'_> {
             }
         };
         let key = if spec.name.is_empty() { field } else { "" };
-        match spec.target {
+        Ok(match spec.target {
             SqlTarget::Membership {
                 key: row_key,
                 subquery,
@@ -352,7 +385,7 @@ impl Writer<'_> {
                 }
                 let words = search_words(value.as_str().unwrap_or_default());
                 if words.is_empty() {
-                    return "1 = 0".into();
+                    return Ok("1 = 0".into());
                 }
                 let (template, query) = match self.dialect {
                     // Each word quoted, so user text can never be FTS5 syntax.
@@ -380,9 +413,9 @@ impl Writer<'_> {
                     let all = self.doc_elements(path);
                     let count = self.bind(Bind::Int(size));
                     let total = self.doc_elements(path);
-                    return format!(
+                    return Ok(format!(
                         "((SELECT COUNT(DISTINCT element) FROM {all} WHERE element IN ({list})) = {count} AND (SELECT COUNT(*) FROM {total}) = (SELECT COUNT(DISTINCT element) FROM {elements}))"
-                    );
+                    ));
                 }
                 let list = self.list(&values, false);
                 let exists = format!("EXISTS (SELECT 1 FROM {elements} WHERE element IN ({list}))");
@@ -422,13 +455,13 @@ impl Writer<'_> {
                     }
                 }
             }
-            SqlTarget::Column(_) | SqlTarget::Expr { .. } => {
+            SqlTarget::Column(_) | SqlTarget::Expr { .. } | SqlTarget::Viewer { .. } => {
                 let expression = match spec.target {
                     SqlTarget::Column(column) => self.column(column),
-                    SqlTarget::Expr { sqlite, postgres } => match self.dialect {
-                        Dialect::Sqlite => sqlite.to_owned(),
-                        Dialect::Postgres => postgres.to_owned(),
-                    },
+                    SqlTarget::Expr { sqlite, postgres }
+                    | SqlTarget::Viewer { sqlite, postgres } => {
+                        self.expression(sqlite, postgres, field)?
+                    }
                     _ => String::new(),
                 };
                 match op {
@@ -444,7 +477,7 @@ impl Writer<'_> {
                     _ => self.ordered(&expression, op, value, false),
                 }
             }
-        }
+        })
     }
 
     /// Equality, order and list operators on one expression.
@@ -495,10 +528,22 @@ pub fn render_filter(
     dialect: Dialect,
     out: &mut Rendered,
 ) -> Result<(), QueryError> {
+    render_filter_for(filter, schema, dialect, None, out)
+}
+
+/// Like [`render_filter`], for a querying user that user-relative fields (joined, pinned...) speak of.
+pub fn render_filter_for(
+    filter: &Filter,
+    schema: &Schema,
+    dialect: Dialect,
+    viewer: Option<&str>,
+    out: &mut Rendered,
+) -> Result<(), QueryError> {
     let mut writer = Writer {
         out,
         schema,
         dialect,
+        viewer,
     };
     let condition = writer.filter(filter)?;
     writer.out.sql.push_str(&condition);
@@ -514,6 +559,18 @@ pub fn render_sort(
     dialect: Dialect,
     out: &mut Rendered,
 ) -> Result<(), QueryError> {
+    render_sort_for(sort, schema, columns, dialect, None, out)
+}
+
+/// Like [`render_sort`], for a querying user (sorts such as `pinned_at`, `unread_count`).
+pub fn render_sort_for(
+    sort: &[SortField],
+    schema: &Schema,
+    columns: &[(&str, SqlTarget)],
+    dialect: Dialect,
+    viewer: Option<&str>,
+    out: &mut Rendered,
+) -> Result<(), QueryError> {
     let mut items = Vec::new();
     for item in sort {
         let target = match columns.iter().find(|(name, _)| *name == item.field) {
@@ -525,14 +582,14 @@ pub fn render_sort(
             out: &mut *out,
             schema,
             dialect,
+            viewer,
         };
         // Rendered twice (NULL rank, then value), so each copy carries its own parameters.
         let mut expression = || match target {
             SqlTarget::Column(column) => Ok(writer.column(column)),
-            SqlTarget::Expr { sqlite, postgres } => Ok(match dialect {
-                Dialect::Sqlite => sqlite.to_owned(),
-                Dialect::Postgres => postgres.to_owned(),
-            }),
+            SqlTarget::Expr { sqlite, postgres } | SqlTarget::Viewer { sqlite, postgres } => {
+                writer.expression(sqlite, postgres, &item.field)
+            }
             SqlTarget::DocKey(path) => {
                 Ok(writer.doc_value(if path.is_empty() { &item.field } else { path }))
             }

@@ -147,8 +147,59 @@ pub const CHANNELS: Schema = Schema {
         field("team", FieldKind::Text, ORDERED, SqlTarget::DocKey("team")),
         field("name", FieldKind::Text, TEXT, SqlTarget::DocKey("name")),
         field("filter_tags", FieldKind::TextList, SET, SqlTarget::DocKey("filter_tags")),
+        field("joined", FieldKind::Bool, FLAG, JOINED),
+        field("pinned", FieldKind::Bool, FLAG, PINNED),
+        field("archived", FieldKind::Bool, FLAG, ARCHIVED),
+        field("has_unread", FieldKind::Bool, &[Op::Eq], HAS_UNREAD),
+        field("channel_role", FieldKind::Text, EQUALITY, CHANNEL_ROLE),
     ],
     custom_fields: true,
+};
+
+/// The querying user's membership row of channel `c`, aliased `v`.
+macro_rules! viewer_member {
+    ($condition:literal) => {
+        concat!("EXISTS (SELECT 1 FROM members v WHERE v.app_id = c.app_id AND v.cid = c.cid AND v.user_id = {viewer}", $condition, ")")
+    };
+}
+
+macro_rules! viewer_value {
+    ($value:literal) => {
+        concat!(
+            "(SELECT ",
+            $value,
+            " FROM members v WHERE v.app_id = c.app_id AND v.cid = c.cid AND v.user_id = {viewer})"
+        )
+    };
+}
+
+const JOINED: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_member!(" AND (json_extract(v.doc, '$.invited') IS NULL OR json_extract(v.doc, '$.invite_accepted_at') IS NOT NULL)"),
+    postgres: viewer_member!(" AND (v.doc -> 'invited' IS NULL OR v.doc -> 'invite_accepted_at' IS NOT NULL)"),
+};
+const PINNED: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_member!(" AND json_extract(v.doc, '$.pinned_at') IS NOT NULL"),
+    postgres: viewer_member!(" AND v.doc -> 'pinned_at' IS NOT NULL"),
+};
+const ARCHIVED: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_member!(" AND json_extract(v.doc, '$.archived_at') IS NOT NULL"),
+    postgres: viewer_member!(" AND v.doc -> 'archived_at' IS NOT NULL"),
+};
+const HAS_UNREAD: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_member!(" AND v.unread_messages > 0"),
+    postgres: viewer_member!(" AND v.unread_messages > 0"),
+};
+const CHANNEL_ROLE: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_value!("v.channel_role"),
+    postgres: viewer_value!("v.channel_role"),
+};
+const PINNED_AT: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_value!("json_extract(v.doc, '$.pinned_at')"),
+    postgres: viewer_value!("(v.doc ->> 'pinned_at')"),
+};
+const UNREAD_COUNT: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_value!("v.unread_messages"),
+    postgres: viewer_value!("v.unread_messages"),
 };
 
 pub const CHANNEL_SORT: &[(&str, SqlTarget)] = &[
@@ -159,6 +210,9 @@ pub const CHANNEL_SORT: &[(&str, SqlTarget)] = &[
     ("member_count", SqlTarget::Column("member_count")),
     ("cid", SqlTarget::Column("cid")),
     ("id", SqlTarget::Column("id")),
+    ("pinned_at", PINNED_AT),
+    ("unread_count", UNREAD_COUNT),
+    ("has_unread", HAS_UNREAD),
 ];
 
 /// Members of one channel, joined with their users (`u`) for name and activity.

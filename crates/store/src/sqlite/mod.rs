@@ -6,7 +6,9 @@ use crate::contract::*;
 use crate::model::*;
 use async_trait::async_trait;
 use eddy_core::config::{ChannelConfig, BUILT_IN_TYPES};
-use eddy_query::{render_filter, render_sort, Bind, Dialect, Rendered};
+use eddy_query::{
+    render_filter, render_filter_for, render_sort, render_sort_for, Bind, Dialect, Rendered,
+};
 use rows::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -708,8 +710,14 @@ impl ChannelStore for SqliteStore {
         sql.sql = format!(
             "SELECT c.* FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
         );
-        render_filter(&query.query.filter, &crate::schemas::CHANNELS, D, &mut sql)
-            .map_err(|e| StoreError::Query(e.to_string()))?;
+        render_filter_for(
+            &query.query.filter,
+            &crate::schemas::CHANNELS,
+            D,
+            query.viewer.as_deref(),
+            &mut sql,
+        )
+        .map_err(|e| StoreError::Query(e.to_string()))?;
         if let (Some(viewer), Some(hidden)) = (&query.viewer, query.hidden) {
             let viewer = sql.bind(D, Bind::Text(viewer.clone()));
             let negation = if hidden { "" } else { "NOT " };
@@ -726,11 +734,12 @@ impl ChannelStore for SqliteStore {
         } else {
             query.query.sort.clone()
         };
-        render_sort(
+        render_sort_for(
             &sort,
             &crate::schemas::CHANNELS,
             crate::schemas::CHANNEL_SORT,
             D,
+            query.viewer.as_deref(),
             &mut sql,
         )
         .map_err(|e| StoreError::Query(e.to_string()))?;
