@@ -200,7 +200,15 @@ async fn update_users_partial(
 
 async fn query_users(State(state): State<AppState>, context: RequestContext) -> Outcome {
     let request: QueryUsers = context.payload()?;
-    let result = state.chat.query_users(context.app.id, request).await;
+    let result = state
+        .chat
+        .query_users(
+            context.app.id,
+            &context.actor,
+            request,
+            context.connection_id(),
+        )
+        .await;
     answer(&context, StatusCode::OK, result)
 }
 

@@ -144,11 +144,12 @@ async fn serve(state: AppState, query: HashMap<String, String>, mut socket: WebS
         .await
         .is_ok()
     {
+        state.chat.connection_opened(app, &user, anonymous).await;
         pump(&mut socket, &mut handle, &connection_id).await;
     }
     state
         .chat
-        .connection_closed(app, &user, &connection_id)
+        .connection_closed(app, &user, &connection_id, anonymous)
         .await;
     tracing::debug!(app, user_id = %user.id, %connection_id, "disconnected");
 }

@@ -24,6 +24,8 @@ pub enum Audience {
     UsersNotWatching { cid: String, user_ids: Vec<String> },
     /// The connections of these users that watch the channel.
     UsersWatching { cid: String, user_ids: Vec<String> },
+    /// Connections subscribed to these users' presence, and the users' own connections.
+    PresenceOf { user_ids: Vec<String> },
 }
 
 /// One event on its way to sockets.

@@ -379,8 +379,15 @@ impl Chat {
         }
     }
 
-    /// Publishes `user.watching.stop` for channels a closed connection no longer watches.
-    pub async fn connection_closed(&self, app: AppId, user: &User, connection_id: &str) {
+    /// Publishes `user.watching.stop` for channels a closed connection no longer watches, and starts
+    /// the offline grace period when it was the user's last connection.
+    pub async fn connection_closed(
+        &self,
+        app: AppId,
+        user: &User,
+        connection_id: &str,
+        anonymous: bool,
+    ) {
         for change in self.hub.unregister(connection_id) {
             if change.user_stopped {
                 if let Ok(Some(channel)) = self.store.channel(app, &change.cid).await {
@@ -402,8 +409,8 @@ impl Chat {
                 }
             }
         }
-        if !self.hub.is_online(app, &user.id) {
-            let _ = self.store.touch_user(app, &user.id, Utc::now()).await;
+        if !anonymous && !self.hub.is_online(app, &user.id) {
+            self.schedule_offline(app, user.clone());
         }
     }
 
@@ -523,6 +530,16 @@ impl Chat {
         if request.watch {
             self.watch_channel(app, &context.channel, acting.as_ref(), connection_id)
                 .await;
+        }
+        if request.presence {
+            let members = self
+                .store
+                .members(app, &cid, 100, 0)
+                .await
+                .map_err(store_error(OP))?;
+            let mut ids: Vec<String> = members.into_iter().map(|m| m.user_id).collect();
+            ids.extend(self.hub.watching_users(app, &cid));
+            self.follow_presence(app, acting.as_ref(), connection_id, &ids);
         }
         let state = request.state.unwrap_or(true);
         let page = message_page(
@@ -735,6 +752,15 @@ impl Chat {
                 self.channel_state(app, &context, shown_viewer, &page, member_limit)
                     .await?,
             );
+        }
+        if request.presence && !cids.is_empty() {
+            let members = self
+                .store
+                .members_of(app, &cids, None)
+                .await
+                .map_err(store_error(OP))?;
+            let ids: Vec<String> = members.into_iter().map(|m| m.user_id).collect();
+            self.follow_presence(app, viewer.as_ref(), connection_id, &ids);
         }
         Ok(json!({ "channels": states }))
     }

@@ -37,6 +37,8 @@ pub struct Chat {
     pub bus: Arc<dyn Bus>,
     pub hub: Arc<Hub>,
     pub tasks: TaskRegistry,
+    /// How long a user with no connection stays online (see `presence`).
+    pub presence_grace: std::time::Duration,
 }
 
 impl Chat {
@@ -46,6 +48,7 @@ impl Chat {
             bus,
             hub,
             tasks: TaskRegistry::default(),
+            presence_grace: crate::presence::OFFLINE_GRACE,
         }
     }
 

@@ -8,6 +8,7 @@ mod channels;
 mod context;
 mod events;
 mod messages;
+mod presence;
 mod render;
 pub mod requests;
 mod search;
@@ -15,6 +16,7 @@ mod tasks;
 mod users;
 
 pub use context::{Actor, Chat};
+pub use presence::OFFLINE_GRACE;
 pub use tasks::TaskRegistry;
 
 use eddy_protocol::ApiError;

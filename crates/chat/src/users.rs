@@ -268,7 +268,7 @@ impl Chat {
         );
         self.publish(
             app,
-            vec![Audience::Users {
+            vec![Audience::PresenceOf {
                 user_ids: vec![user.id.clone()],
             }],
             event,
@@ -403,7 +403,13 @@ impl Chat {
         Ok(self.users_response(app, &stored))
     }
 
-    pub async fn query_users(&self, app: AppId, request: QueryUsers) -> ChatResult<Value> {
+    pub async fn query_users(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: QueryUsers,
+        connection_id: Option<&str>,
+    ) -> ChatResult<Value> {
         let filter = parse_user_filter(&request.filter_conditions)
             .map_err(|e| e.in_operation("QueryUsers"))?;
         let sort = parse_sort(
@@ -434,6 +440,10 @@ impl Chat {
             .iter()
             .map(|u| render::user(u, self.hub.is_online(app, &u.id)))
             .collect();
+        if request.presence {
+            let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+            self.follow_presence(app, actor.user(), connection_id, &ids);
+        }
         Ok(json!({ "users": rendered }))
     }
 
@@ -448,7 +458,7 @@ impl Chat {
         event.insert("hard_delete".into(), json!(hard));
         self.publish(
             app,
-            vec![Audience::Users {
+            vec![Audience::PresenceOf {
                 user_ids: vec![user.id.clone()],
             }],
             event,
@@ -484,7 +494,7 @@ impl Chat {
         event.insert("user".into(), render::user(user, false));
         self.publish(
             app,
-            vec![Audience::Users {
+            vec![Audience::PresenceOf {
                 user_ids: vec![user.id.clone()],
             }],
             event,

@@ -23,6 +23,8 @@ struct Connection {
     user_id: String,
     sender: mpsc::Sender<Outbound>,
     watching: HashSet<String>,
+    /// Users whose presence this connection follows.
+    following: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -30,6 +32,10 @@ struct State {
     connections: HashMap<String, Connection>,
     by_user: HashMap<(AppId, String), Vec<String>>,
     watchers: HashMap<(AppId, String), HashSet<String>>,
+    /// Presence subscribers: followed user -> connections.
+    followers: HashMap<(AppId, String), HashSet<String>>,
+    /// Registrations per user, so an offline decision can tell whether the user came back meanwhile.
+    generations: HashMap<(AppId, String), u64>,
 }
 
 impl State {
@@ -108,6 +114,10 @@ impl Hub {
             .entry((app, user_id.to_owned()))
             .or_default()
             .push(connection_id.clone());
+        *state
+            .generations
+            .entry((app, user_id.to_owned()))
+            .or_default() += 1;
         state.connections.insert(
             connection_id.clone(),
             Connection {
@@ -115,6 +125,7 @@ impl Hub {
                 user_id: user_id.to_owned(),
                 sender,
                 watching: HashSet::new(),
+                following: HashSet::new(),
             },
         );
         ConnectionHandle {
@@ -134,6 +145,15 @@ impl Hub {
             ids.retain(|id| id != connection_id);
             if ids.is_empty() {
                 state.by_user.remove(&key);
+            }
+        }
+        for followed in &connection.following {
+            let follow_key = (connection.app, followed.clone());
+            if let Some(ids) = state.followers.get_mut(&follow_key) {
+                ids.remove(connection_id);
+                if ids.is_empty() {
+                    state.followers.remove(&follow_key);
+                }
             }
         }
         let mut changes = Vec::new();
@@ -219,6 +239,60 @@ impl Hub {
         })
     }
 
+    /// Makes a connection follow these users' presence (until it closes).
+    pub fn follow_presence(&self, app: AppId, connection_id: &str, user_ids: &[String]) {
+        let mut state = self.lock();
+        let Some(connection) = state
+            .connections
+            .get_mut(connection_id)
+            .filter(|c| c.app == app)
+        else {
+            return;
+        };
+        let added: Vec<String> = user_ids
+            .iter()
+            .filter(|id| connection.following.insert((*id).clone()))
+            .cloned()
+            .collect();
+        for user_id in added {
+            state
+                .followers
+                .entry((app, user_id))
+                .or_default()
+                .insert(connection_id.to_owned());
+        }
+    }
+
+    /// A number that changes whenever the user opens a connection.
+    pub fn generation(&self, app: AppId, user_id: &str) -> u64 {
+        self.lock()
+            .generations
+            .get(&(app, user_id.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Whether the user is offline and has not connected since `generation` was read; forgets the
+    /// user's generation when so (nothing more to tell apart).
+    pub fn settle_offline(&self, app: AppId, user_id: &str, generation: u64) -> bool {
+        let mut state = self.lock();
+        let key = (app, user_id.to_owned());
+        let settled = !state.by_user.contains_key(&key)
+            && state.generations.get(&key).copied().unwrap_or(0) == generation;
+        if settled {
+            state.generations.remove(&key);
+        }
+        settled
+    }
+
+    /// How many live connections a user has on this node.
+    pub fn connection_count_of(&self, app: AppId, user_id: &str) -> usize {
+        self.lock()
+            .by_user
+            .get(&(app, user_id.to_owned()))
+            .map_or(0, Vec::len)
+    }
+
     pub fn watcher_count(&self, app: AppId, cid: &str) -> usize {
         self.lock().watcher_count(app, cid)
     }
@@ -287,6 +361,17 @@ impl Hub {
                     Audience::Users { user_ids } => {
                         for user_id in user_ids {
                             if let Some(ids) = state.by_user.get(&(envelope.app, user_id.clone())) {
+                                targets.extend(ids.iter().map(String::as_str));
+                            }
+                        }
+                    }
+                    Audience::PresenceOf { user_ids } => {
+                        for user_id in user_ids {
+                            let key = (envelope.app, user_id.clone());
+                            if let Some(ids) = state.followers.get(&key) {
+                                targets.extend(ids.iter().map(String::as_str));
+                            }
+                            if let Some(ids) = state.by_user.get(&key) {
                                 targets.extend(ids.iter().map(String::as_str));
                             }
                         }
@@ -420,6 +505,32 @@ mod tests {
         ));
         assert!(watching.receiver.try_recv().is_err());
         assert!(idle.receiver.try_recv().is_ok());
+    }
+
+    #[test]
+    fn presence_followers_and_the_user_get_presence_events_until_they_close() {
+        let hub = Hub::new();
+        let mut follower = hub.register(1, "fan", "f1".into());
+        let mut star = hub.register(1, "star", "s1".into());
+        let mut stranger = hub.register(1, "other", "o1".into());
+        hub.follow_presence(1, "f1", &["star".to_owned()]);
+        let presence = || {
+            Envelope::new(
+                1,
+                vec![Audience::PresenceOf {
+                    user_ids: vec!["star".into()],
+                }],
+                &json!({"type": "user.presence.changed"}),
+            )
+        };
+        hub.deliver(&presence());
+        assert!(follower.receiver.try_recv().is_ok());
+        assert!(star.receiver.try_recv().is_ok());
+        assert!(stranger.receiver.try_recv().is_err());
+        hub.unregister("f1");
+        hub.deliver(&presence());
+        assert!(star.receiver.try_recv().is_ok());
+        assert_eq!(hub.connection_count_of(1, "star"), 1);
     }
 
     #[test]
