@@ -175,10 +175,15 @@ fn parse_field(field: &str, value: &Value, schema: &Schema) -> Result<Filter, Qu
             });
         }
         check_operand(field, spec.kind, op, operand)?;
+        let value = if spec.kind == FieldKind::Time {
+            normalise_times(field, op, operand)?
+        } else {
+            operand.clone()
+        };
         compares.push(Filter::Compare {
             field: field.into(),
             op,
-            value: operand.clone(),
+            value,
         });
     }
     Ok(if compares.len() == 1 {
@@ -186,6 +191,42 @@ fn parse_field(field: &str, value: &Value, schema: &Schema) -> Result<Filter, Qu
     } else {
         Filter::And(compares)
     })
+}
+
+/// Times are stored as fixed-width UTC text (`2024-01-02T12:00:00.000000Z`), so filter values are
+/// rewritten to that form: then text order is time order and equal instants are equal text.
+fn normalise_times(field: &str, op: Op, operand: &Value) -> Result<Value, QueryError> {
+    let one = |value: &Value| -> Result<Value, QueryError> {
+        let Value::String(text) = value else {
+            return Ok(value.clone());
+        };
+        let instant = chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|t| t.and_utc())
+            })
+            .or_else(|_| {
+                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+            })
+            .map_err(|_| QueryError::WrongValue {
+                field: field.into(),
+                op: op.name().into(),
+                expected: "an RFC 3339 timestamp",
+            })?;
+        Ok(Value::String(
+            instant.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ))
+    };
+    match operand {
+        Value::Array(items) => items
+            .iter()
+            .map(one)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        single => one(single),
+    }
 }
 
 fn check_operand(field: &str, kind: FieldKind, op: Op, operand: &Value) -> Result<(), QueryError> {

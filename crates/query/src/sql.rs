@@ -265,14 +265,24 @@ impl Writer<'_> {
         }
     }
 
-    /// Elements of the JSON array at `key`, as a row source with one text column `element`.
+    /// Elements of the JSON array at `key`, as an aliased row source with one text column `element`;
+    /// anything but an array has no elements.
     fn doc_elements(&mut self, key: &str) -> String {
-        let array = self.doc_value(key);
+        let document = self.column(self.schema.document);
         match self.dialect {
-            Dialect::Sqlite => format!("(SELECT value AS element FROM json_each({array}))"),
-            Dialect::Postgres => format!(
-                "(SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof({array}) = 'array' THEN {array} ELSE '[]'::jsonb END) AS elements(element))"
-            ),
+            Dialect::Sqlite => {
+                let path = self.bind(Bind::Text(sqlite_path(key)));
+                format!(
+                    "(SELECT value AS element FROM json_each(CASE WHEN json_type({document}, {path}) = 'array' THEN json_extract({document}, {path}) ELSE '[]' END)) AS array_elements"
+                )
+            }
+            Dialect::Postgres => {
+                let path = self.bind(Bind::Text(postgres_path(key)));
+                let array = format!("({document} #> {path}::text[])");
+                format!(
+                    "(SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof({array}) = 'array' THEN {array} ELSE '[]'::jsonb END) AS elements(element)) AS array_elements"
+                )
+            }
         }
     }
 
@@ -298,7 +308,8 @@ impl Writer<'_> {
             Filter::All => "1 = 1".into(),
             Filter::And(parts) => self.group(parts, " AND ")?,
             Filter::Or(parts) => self.group(parts, " OR ")?,
-            Filter::Nor(parts) => format!("NOT {}", self.group(parts, " OR ")?),
+            // `IS NOT TRUE`, not `NOT`: a comparison with a missing value is NULL and must count as false.
+            Filter::Nor(parts) => format!("{} IS NOT TRUE", self.group(parts, " OR ")?),
             Filter::Compare { field, op, value } => {
                 let spec = self
                     .schema
@@ -344,6 +355,14 @@ impl Writer<'_> {
             }
         };
         let key = if spec.name.is_empty() { field } else { "" };
+        // Empty lists are decided before anything is bound (PostgreSQL refuses unused parameters).
+        if value.as_array().is_some_and(Vec::is_empty) {
+            match op {
+                Op::In => return Ok("1 = 0".into()),
+                Op::Nin => return Ok("1 = 1".into()),
+                _ => {}
+            }
+        }
         Ok(match spec.target {
             SqlTarget::Membership {
                 key: row_key,
@@ -404,19 +423,35 @@ impl Writer<'_> {
             }
             SqlTarget::DocKey(path) if spec.kind == FieldKind::TextList || op == Op::Contains => {
                 let path = if path.is_empty() { key } else { path };
-                let elements = self.doc_elements(path);
-                let values = many(value);
+                if value.is_null() && matches!(op, Op::Eq | Op::Ne) {
+                    let expression = self.doc_value(path);
+                    let test = if op == Op::Ne {
+                        "IS NOT NULL"
+                    } else {
+                        "IS NULL"
+                    };
+                    return Ok(format!("{expression} {test}"));
+                }
+                let mut values = many(value);
                 if op == Op::Eq && value.is_array() {
-                    // Exact set: every given value present and nothing else.
-                    let size = values.len() as i64;
-                    let list = self.list(&values, false);
-                    let all = self.doc_elements(path);
-                    let count = self.bind(Bind::Int(size));
-                    let total = self.doc_elements(path);
+                    // The same set: nothing stored outside the given values, and every given value stored.
+                    // A missing array is the empty set.
+                    values.sort_by_key(|v| v.to_string());
+                    values.dedup();
+                    if values.is_empty() {
+                        let elements = self.doc_elements(path);
+                        return Ok(format!("NOT EXISTS (SELECT 1 FROM {elements})"));
+                    }
+                    let outside = self.doc_elements(path);
+                    let outside_list = self.list(&values, false);
+                    let inside = self.doc_elements(path);
+                    let inside_list = self.list(&values, false);
+                    let count = self.bind(Bind::Int(values.len() as i64));
                     return Ok(format!(
-                        "((SELECT COUNT(DISTINCT element) FROM {all} WHERE element IN ({list})) = {count} AND (SELECT COUNT(*) FROM {total}) = (SELECT COUNT(DISTINCT element) FROM {elements}))"
+                        "(NOT EXISTS (SELECT 1 FROM {outside} WHERE element NOT IN ({outside_list})) AND (SELECT COUNT(DISTINCT element) FROM {inside} WHERE element IN ({inside_list})) = {count})"
                     ));
                 }
+                let elements = self.doc_elements(path);
                 let list = self.list(&values, false);
                 let exists = format!("EXISTS (SELECT 1 FROM {elements} WHERE element IN ({list}))");
                 match op {
@@ -482,8 +517,12 @@ impl Writer<'_> {
 
     /// Equality, order and list operators on one expression.
     fn ordered(&mut self, expression: &str, op: Op, value: &Value, document: bool) -> String {
-        if op == Op::Eq && value.is_null() {
-            return format!("{expression} IS NULL");
+        if value.is_null() {
+            match op {
+                Op::Eq => return format!("{expression} IS NULL"),
+                Op::Ne => return format!("{expression} IS NOT NULL"),
+                _ => {}
+            }
         }
         let operand = |writer: &mut Self| {
             if document {
@@ -749,8 +788,8 @@ mod tests {
     fn document_arrays_use_each_dialects_json_functions() {
         check(
             json!({"tags": {"$contains": "x"}}),
-            "EXISTS (SELECT 1 FROM (SELECT value AS element FROM json_each(json_extract(c.doc, ?1))) WHERE element IN (?2))",
-            "EXISTS (SELECT 1 FROM (SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(NULLIF(c.doc #> $1::text[], 'null'::jsonb)) = 'array' THEN NULLIF(c.doc #> $1::text[], 'null'::jsonb) ELSE '[]'::jsonb END) AS elements(element)) WHERE element IN ($2))",
+            "EXISTS (SELECT 1 FROM (SELECT value AS element FROM json_each(CASE WHEN json_type(c.doc, ?1) = 'array' THEN json_extract(c.doc, ?1) ELSE '[]' END)) AS array_elements WHERE element IN (?2))",
+            "EXISTS (SELECT 1 FROM (SELECT element FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof((c.doc #> $1::text[])) = 'array' THEN (c.doc #> $1::text[]) ELSE '[]'::jsonb END) AS elements(element)) AS array_elements WHERE element IN ($2))",
         );
     }
 
@@ -806,8 +845,8 @@ mod tests {
     fn groups_nest() {
         check(
             json!({"$or": [{"type": "a"}, {"$nor": [{"frozen": true}]}]}),
-            "(c.type = ?1 OR NOT (c.frozen = ?2))",
-            "(c.type = $1 OR NOT (c.frozen = $2))",
+            "(c.type = ?1 OR (c.frozen = ?2) IS NOT TRUE)",
+            "(c.type = $1 OR (c.frozen = $2) IS NOT TRUE)",
         );
     }
 
