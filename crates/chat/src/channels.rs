@@ -3,7 +3,7 @@
 use crate::events::{channel_event, user_event};
 use crate::render;
 use crate::requests::*;
-use crate::users::{apply_partial, check_size};
+use crate::users::{apply_partial, check_size, privacy_off};
 use crate::{store_error, Actor, Chat, ChatResult};
 use base64::Engine;
 use chrono::Utc;
@@ -325,6 +325,14 @@ impl Chat {
                 Value::Array(
                     members
                         .iter()
+                        .filter(|m| {
+                            // Others' read state is hidden when they turned read receipts off.
+                            viewer.is_some_and(|v| v.id == m.user_id)
+                                || !users
+                                    .by_id
+                                    .get(&m.user_id)
+                                    .is_some_and(|u| privacy_off(u, "read_receipts"))
+                        })
                         .map(|m| render::read_state(m, &users))
                         .collect(),
                 ),
@@ -1676,15 +1684,19 @@ impl Chat {
             "last_read_message_id".into(),
             json!(member.as_ref().and_then(|m| m.last_read_message_id.clone())),
         );
-        self.publish(
-            app,
-            vec![Audience::Watchers {
+        // With read receipts off, only the reader's own watching connections learn of the read.
+        let audience = if privacy_off(user, "read_receipts") {
+            Audience::UsersWatching {
                 cid: channel.cid.clone(),
-            }],
-            event.clone(),
-            Vec::new(),
-        )
-        .await;
+                user_ids: vec![user.id.clone()],
+            }
+        } else {
+            Audience::Watchers {
+                cid: channel.cid.clone(),
+            }
+        };
+        self.publish(app, vec![audience], event.clone(), Vec::new())
+            .await;
         let mut notification = channel_event(ev::NOTIFICATION_MARK_READ, channel);
         let config = self
             .channel_type_config(app, &channel.kind, "MarkRead")
@@ -1940,13 +1952,7 @@ impl Chat {
             "user".into(),
             render::user(&user, self.hub.is_online(app, &user.id)),
         );
-        let typing_hidden = user
-            .doc
-            .get("privacy_settings")
-            .and_then(|p| p.get("typing_indicators"))
-            .and_then(|t| t.get("enabled"))
-            .and_then(Value::as_bool)
-            == Some(false);
+        let typing_hidden = privacy_off(&user, "typing_indicators");
         if !(typing && typing_hidden) {
             self.publish(
                 app,

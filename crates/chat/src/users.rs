@@ -41,6 +41,16 @@ const SERVER_ONLY_USER_KEYS: &[&str] =
     &["role", "teams", "teams_role", "revoke_tokens_issued_before"];
 const MAX_CUSTOM_BYTES: usize = 5 * 1024;
 
+/// Whether the user turned off a privacy setting (`typing_indicators`, `read_receipts`, ...).
+pub(crate) fn privacy_off(user: &User, setting: &str) -> bool {
+    user.doc
+        .get("privacy_settings")
+        .and_then(|p| p.get(setting))
+        .and_then(|t| t.get("enabled"))
+        .and_then(Value::as_bool)
+        == Some(false)
+}
+
 pub(crate) fn check_size(what: &str, document: &Map<String, Value>) -> ChatResult<()> {
     let size = Value::Object(document.clone()).to_string().len();
     if size > MAX_CUSTOM_BYTES {
