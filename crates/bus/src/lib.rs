@@ -4,8 +4,10 @@
 //! order one publisher published them. Events are serialised once by the publisher; subscribers only route.
 
 mod in_process;
+mod nats;
 
 pub use in_process::InProcessBus;
+pub use nats::{NatsBus, NatsHealth, NatsOptions};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

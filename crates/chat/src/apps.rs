@@ -202,6 +202,7 @@ impl Chat {
                 }
                 other => store_error(OP)(other),
             })?;
+        self.channel_types.invalidate(app.id);
         Ok(render::channel_type(&record, true))
     }
 
@@ -227,6 +228,7 @@ impl Chat {
             .update_channel_type(app.id, &config)
             .await
             .map_err(store_error(OP))?;
+        self.channel_types.invalidate(app.id);
         Ok(render::channel_type(&record, true))
     }
 
@@ -246,6 +248,7 @@ impl Chat {
                 }
                 other => store_error(OP)(other),
             })?;
+        self.channel_types.invalidate(app.id);
         Ok(json!({}))
     }
 

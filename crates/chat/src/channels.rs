@@ -152,21 +152,33 @@ pub(crate) fn message_page(
 }
 
 impl Chat {
+    /// The app's channel types, from the short-lived cache when fresh.
+    pub(crate) async fn channel_types(
+        &self,
+        app: AppId,
+    ) -> ChatResult<std::sync::Arc<Vec<eddy_store::ChannelTypeRecord>>> {
+        if let Some(types) = self.channel_types.get(app) {
+            return Ok(types);
+        }
+        let types = self
+            .store
+            .channel_types(app)
+            .await
+            .map_err(store_error("GetChannelType"))?;
+        Ok(self.channel_types.put(app, types))
+    }
+
     pub(crate) async fn channel_type_config(
         &self,
         app: AppId,
         kind: &str,
         operation: &'static str,
     ) -> ChatResult<ChannelConfig> {
-        let types = self
-            .store
-            .channel_types(app)
-            .await
-            .map_err(store_error("GetChannelType"))?;
+        let types = self.channel_types(app).await?;
         types
-            .into_iter()
+            .iter()
             .find(|t| t.name == kind)
-            .map(|t| t.config)
+            .map(|t| t.config.clone())
             .ok_or_else(|| {
                 ApiError::input(format!("channel type {kind:?} does not exist"))
                     .in_operation(operation)

@@ -37,6 +37,7 @@ pub struct Chat {
     pub bus: Arc<dyn Bus>,
     pub hub: Arc<Hub>,
     pub tasks: TaskRegistry,
+    pub channel_types: crate::type_cache::ChannelTypeCache,
     /// How long a user with no connection stays online (see `presence`).
     pub presence_grace: std::time::Duration,
 }
@@ -48,6 +49,7 @@ impl Chat {
             bus,
             hub,
             tasks: TaskRegistry::default(),
+            channel_types: crate::type_cache::ChannelTypeCache::default(),
             presence_grace: crate::presence::OFFLINE_GRACE,
         }
     }

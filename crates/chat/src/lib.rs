@@ -13,6 +13,7 @@ mod render;
 pub mod requests;
 mod search;
 mod tasks;
+mod type_cache;
 mod users;
 
 pub use context::{Actor, Chat};

@@ -1049,11 +1049,12 @@ impl MessageStore for SqliteStore {
         counts_as_unread: bool,
         unhide: bool,
     ) -> StoreResult<SentMessage> {
+        // Few statements on purpose: each one is a hand-off to the SQLite worker thread.
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let created = ts(&message.created_at);
         sqlx::query(
             "INSERT INTO messages (app_id, id, cid, parent_id, user_id, type, show_in_channel, reply_count, doc, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10)",
         )
         .bind(app)
         .bind(&message.id)
@@ -1077,13 +1078,12 @@ impl MessageStore for SqliteStore {
                 .await?
                 .ok_or(StoreError::NotFound)?;
             stored.reply_count += 1;
-            if !stored.thread_participants.contains(&stored.user_id) {
-                stored.thread_participants.push(stored.user_id.clone());
+            for participant in [stored.user_id.clone(), message.user_id.clone()] {
+                if !stored.thread_participants.contains(&participant) {
+                    stored.thread_participants.push(participant);
+                }
             }
-            if !stored.thread_participants.contains(&message.user_id) {
-                stored.thread_participants.push(message.user_id.clone());
-            }
-            sqlx::query("UPDATE messages SET reply_count = ?, thread_participants = ? WHERE app_id = ? AND id = ?")
+            sqlx::query("UPDATE messages SET reply_count = ?1, thread_participants = ?2 WHERE app_id = ?3 AND id = ?4")
                 .bind(stored.reply_count)
                 .bind(to_json(&stored.thread_participants)?)
                 .bind(app)
@@ -1094,39 +1094,53 @@ impl MessageStore for SqliteStore {
             parent = Some(stored);
         }
         let in_channel = message.parent_id.is_none() || message.show_in_channel;
-        if in_channel {
-            sqlx::query("UPDATE channels SET last_message_at = ? WHERE app_id = ? AND cid = ? AND (last_message_at IS NULL OR last_message_at < ?)")
-                .bind(&created)
+        let channel_row = if in_channel {
+            sqlx::query(
+                "UPDATE channels SET last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < ?1 THEN ?1 ELSE last_message_at END
+                 WHERE app_id = ?2 AND cid = ?3 RETURNING *",
+            )
+            .bind(&created)
+            .bind(app)
+            .bind(&message.cid)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+        } else {
+            sqlx::query("SELECT * FROM channels WHERE app_id = ?1 AND cid = ?2")
                 .bind(app)
                 .bind(&message.cid)
-                .bind(&created)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err(backend)?;
-        }
-        if counts_as_unread {
-            sqlx::query("UPDATE members SET unread_messages = unread_messages + 1 WHERE app_id = ? AND cid = ? AND user_id <> ?")
-                .bind(app)
-                .bind(&message.cid)
-                .bind(&message.user_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        if in_channel {
-            sqlx::query("UPDATE members SET last_read = ?, last_read_message_id = ?, unread_messages = 0 WHERE app_id = ? AND cid = ? AND user_id = ?")
-                .bind(&created)
-                .bind(&message.id)
-                .bind(app)
-                .bind(&message.cid)
-                .bind(&message.user_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+                .map_err(backend)?
+        };
+        let channel = channel_row
+            .map(|row| channel_from_row(&row))
+            .transpose()?
+            .ok_or(StoreError::NotFound)?;
+        // One statement for every member: others gain an unread message, the author has read it.
+        if counts_as_unread || in_channel {
+            sqlx::query(
+                "UPDATE members SET
+                   unread_messages = CASE WHEN user_id = ?1 THEN (CASE WHEN ?2 THEN 0 ELSE unread_messages END) ELSE unread_messages + ?3 END,
+                   last_read = CASE WHEN user_id = ?1 AND ?2 THEN ?4 ELSE last_read END,
+                   last_read_message_id = CASE WHEN user_id = ?1 AND ?2 THEN ?5 ELSE last_read_message_id END,
+                   first_unread_message_id = CASE WHEN user_id = ?1 AND ?2 THEN NULL ELSE first_unread_message_id END
+                 WHERE app_id = ?6 AND cid = ?7",
+            )
+            .bind(&message.user_id)
+            .bind(in_channel)
+            .bind(i64::from(counts_as_unread))
+            .bind(&created)
+            .bind(&message.id)
+            .bind(app)
+            .bind(&message.cid)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         }
         let mut unhidden = Vec::new();
         if unhide && in_channel {
-            let rows = sqlx::query("UPDATE members SET hidden = 0 WHERE app_id = ? AND cid = ? AND hidden = 1 RETURNING user_id")
+            let rows = sqlx::query("UPDATE members SET hidden = 0 WHERE app_id = ?1 AND cid = ?2 AND hidden = 1 RETURNING user_id")
                 .bind(app)
                 .bind(&message.cid)
                 .fetch_all(&mut *tx)
@@ -1136,13 +1150,19 @@ impl MessageStore for SqliteStore {
                 unhidden.push(row.try_get::<String, _>(0).map_err(backend)?);
             }
         }
-        let channel = Self::channel_in(&mut *tx, app, &message.cid)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let stored = Self::message_in(&mut *tx, app, &message.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(backend)?;
+        // The stored row is exactly the input: a new message has no reactions or replies yet.
+        let stored = Message {
+            reply_count: 0,
+            reaction_groups: Document::new(),
+            latest_reactions: Vec::new(),
+            thread_participants: Vec::new(),
+            deleted_at: None,
+            // As stored: microsecond precision.
+            created_at: parse_ts(&created)?,
+            updated_at: parse_ts(&ts(&message.updated_at))?,
+            ..message.clone()
+        };
         Ok(SentMessage {
             message: stored,
             parent,
