@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 /// seen within this time.
 pub const TYPE_CACHE_TTL: Duration = Duration::from_secs(2);
 
+/// When an app's types were read, and the types.
+type Entry = (Instant, Arc<Vec<ChannelTypeRecord>>);
+
 #[derive(Clone, Default)]
 pub struct ChannelTypeCache {
-    entries: Arc<Mutex<HashMap<AppId, (Instant, Arc<Vec<ChannelTypeRecord>>)>>>,
+    entries: Arc<Mutex<HashMap<AppId, Entry>>>,
 }
 
 impl ChannelTypeCache {

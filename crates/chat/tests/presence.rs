@@ -6,7 +6,7 @@ use eddy_bus::{Bus, InProcessBus};
 use eddy_chat::Chat;
 use eddy_realtime::{Hub, Outbound};
 use eddy_store::sqlite::SqliteStore;
-use eddy_store::{AppStore, Store, User, UserStore};
+use eddy_store::{Store, User};
 use std::sync::Arc;
 use std::time::Duration;
 

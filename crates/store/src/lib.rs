@@ -2,6 +2,7 @@
 
 mod contract;
 mod model;
+pub mod postgres;
 pub mod schemas;
 pub mod sqlite;
 #[cfg(test)]

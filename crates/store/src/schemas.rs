@@ -175,15 +175,15 @@ macro_rules! viewer_value {
 
 const JOINED: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_member!(" AND (json_extract(v.doc, '$.invited') IS NULL OR json_extract(v.doc, '$.invite_accepted_at') IS NOT NULL)"),
-    postgres: viewer_member!(" AND (v.doc -> 'invited' IS NULL OR v.doc -> 'invite_accepted_at' IS NOT NULL)"),
+    postgres: viewer_member!(" AND (v.doc ->> 'invited' IS NULL OR v.doc ->> 'invite_accepted_at' IS NOT NULL)"),
 };
 const PINNED: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_member!(" AND json_extract(v.doc, '$.pinned_at') IS NOT NULL"),
-    postgres: viewer_member!(" AND v.doc -> 'pinned_at' IS NOT NULL"),
+    postgres: viewer_member!(" AND v.doc ->> 'pinned_at' IS NOT NULL"),
 };
 const ARCHIVED: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_member!(" AND json_extract(v.doc, '$.archived_at') IS NOT NULL"),
-    postgres: viewer_member!(" AND v.doc -> 'archived_at' IS NOT NULL"),
+    postgres: viewer_member!(" AND v.doc ->> 'archived_at' IS NOT NULL"),
 };
 const HAS_UNREAD: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_member!(" AND v.unread_messages > 0"),
@@ -236,7 +236,7 @@ pub const MEMBERS: Schema = Schema {
             FLAG,
             SqlTarget::Expr {
                 sqlite: "(json_extract(m.doc, '$.invited') IS NULL OR json_extract(m.doc, '$.invite_accepted_at') IS NOT NULL)",
-                postgres: "(m.doc -> 'invited' IS NULL OR m.doc -> 'invite_accepted_at' IS NOT NULL)",
+                postgres: "(m.doc ->> 'invited' IS NULL OR m.doc ->> 'invite_accepted_at' IS NOT NULL)",
             },
         ),
         field("created_at", FieldKind::Time, ORDERED, SqlTarget::Column("created_at")),

@@ -1,6 +1,7 @@
 //! The store contract's test suite, written against `dyn Store` so every backend runs the same checks.
 
 use crate::model::*;
+use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::Store;
 use chrono::{Duration, Utc};
@@ -18,6 +19,64 @@ async fn sqlite() -> SqliteStore {
     ));
     let _ = std::fs::remove_file(&path);
     SqliteStore::open(&path).await.expect("open sqlite")
+}
+
+/// A PostgreSQL store in a fresh schema (pid + nanos), or `None` with `EDDY_SKIP_POSTGRES=1`.
+/// Fails loudly when PostgreSQL is unreachable; the caller drops the schema with [`drop_schema`].
+async fn postgres() -> Option<(PostgresStore, String)> {
+    if std::env::var("EDDY_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("EDDY_SKIP_POSTGRES=1: skipping the PostgreSQL store suite");
+        return None;
+    }
+    let url = std::env::var("EDDY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    let schema = format!(
+        "eddy_suite_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    match PostgresStore::connect_with_schema(&url, &schema).await {
+        Ok(store) => Some((store, schema)),
+        Err(error) => panic!(
+            "PostgreSQL is unreachable at {url}: {error}\n\
+             start it, point EDDY_TEST_POSTGRES_URL at one, or set EDDY_SKIP_POSTGRES=1 to skip"
+        ),
+    }
+}
+
+/// Drops a test schema (best effort).
+async fn drop_schema(store: &PostgresStore, schema: &str) {
+    let dropped = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(store.pool())
+        .await;
+    if let Err(error) = dropped {
+        eprintln!("could not drop test schema {schema}: {error}");
+    }
+}
+
+/// Runs `body` against a fresh PostgreSQL schema and drops the schema afterwards, even on failure.
+async fn with_postgres<F, Fut>(body: F)
+where
+    F: FnOnce(std::sync::Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some((store, schema)) = postgres().await else {
+        return;
+    };
+    let store = std::sync::Arc::new(store);
+    let outcome = tokio::spawn(body(store.clone() as std::sync::Arc<dyn Store>)).await;
+    drop_schema(&store, &schema).await;
+    if let Err(error) = outcome {
+        match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => panic!("suite task failed: {error}"),
+        }
+    }
 }
 
 fn user(id: &str) -> User {
@@ -374,4 +433,69 @@ async fn sqlite_passes_the_store_suite() {
     message_pages_are_ascending_and_bounded(&store).await;
     reactions_summarise_and_replace(&store).await;
     channel_queries_filter_and_sort(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_passes_the_store_suite() {
+    with_postgres(|store| async move {
+        let store: &dyn Store = &*store;
+        apps_are_created_once_and_isolated(store).await;
+        upsert_keeps_created_at(store).await;
+        sending_updates_channel_thread_and_unread(store).await;
+        message_pages_are_ascending_and_bounded(store).await;
+        reactions_summarise_and_replace(store).await;
+        channel_queries_filter_and_sort(store).await;
+    })
+    .await;
+}
+
+/// PostgreSQL runs writers concurrently: replies racing to one parent must all be counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_replies_all_count() {
+    with_postgres(|store| async move {
+        let app = store.ensure_app("key-c", "s", "c").await.unwrap().id;
+        let cid = "messaging:race";
+        let everyone: Vec<Member> = ["alice", "bob", "carol"]
+            .iter()
+            .map(|id| member(cid, id))
+            .collect();
+        store
+            .create_channel(app, &channel(cid, "alice"), &everyone)
+            .await
+            .unwrap();
+        for round in 0..5 {
+            let parent = format!("parent{round}");
+            store
+                .send_message(app, &message(&parent, cid, "alice", None, 0), true, true)
+                .await
+                .unwrap();
+            let racers = ["bob", "carol"].map(|author| {
+                let store = store.clone();
+                let reply = message(&format!("{parent}-{author}"), cid, author, Some(&parent), 1);
+                tokio::spawn(async move { store.send_message(app, &reply, false, true).await })
+            });
+            for racer in racers {
+                racer.await.unwrap().unwrap();
+            }
+            let stored = store.message(app, &parent).await.unwrap().expect("parent");
+            assert_eq!(stored.reply_count, 2, "round {round}: both replies count");
+            let mut participants = stored.thread_participants.clone();
+            participants.sort();
+            assert_eq!(participants, ["alice", "bob", "carol"]);
+        }
+        // A larger burst of top-level messages: every other member's unread count sees each one.
+        let burst: Vec<_> = (0..8)
+            .map(|index| {
+                let store = store.clone();
+                let sent = message(&format!("burst{index}"), cid, "alice", None, 10 + index);
+                tokio::spawn(async move { store.send_message(app, &sent, true, true).await })
+            })
+            .collect();
+        for sender in burst {
+            sender.await.unwrap().unwrap();
+        }
+        let unread = store.unread_channels(app, "bob").await.unwrap();
+        assert_eq!(unread[0].unread_messages, 5 + 8);
+    })
+    .await;
 }

@@ -1,0 +1,187 @@
+//! Conversions between PostgreSQL rows and records: JSONB documents, BOOLEAN flags and the same fixed-width UTC timestamp text as SQLite.
+
+use crate::contract::{StoreError, StoreResult};
+use crate::model::*;
+use chrono::SecondsFormat;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+/// RFC 3339 with six fractional digits and `Z`: fixed width, so text order is time order.
+pub fn ts(timestamp: &Timestamp) -> String {
+    timestamp.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_ts(text: &str) -> StoreResult<Timestamp> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|error| {
+            StoreError::Backend(format!("bad timestamp {text:?} in database: {error}"))
+        })
+}
+
+/// JSON text for a `$n::jsonb` parameter.
+pub fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Backend(error.to_string()))
+}
+
+fn column<T>(row: &PgRow, name: &str) -> StoreResult<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(name)
+        .map_err(|error| StoreError::Backend(error.to_string()))
+}
+
+fn time(row: &PgRow, name: &str) -> StoreResult<Timestamp> {
+    parse_ts(&column::<String>(row, name)?)
+}
+
+fn optional_time(row: &PgRow, name: &str) -> StoreResult<Option<Timestamp>> {
+    column::<Option<String>>(row, name)?
+        .map(|text| parse_ts(&text))
+        .transpose()
+}
+
+fn json(row: &PgRow, name: &str) -> StoreResult<Value> {
+    column::<Value>(row, name)
+}
+
+fn document(row: &PgRow, name: &str) -> StoreResult<Document> {
+    match json(row, name)? {
+        Value::Object(map) => Ok(map),
+        _ => Ok(Map::new()),
+    }
+}
+
+pub fn app_from_row(row: &PgRow) -> StoreResult<App> {
+    Ok(App {
+        id: column(row, "id")?,
+        api_key: column(row, "api_key")?,
+        api_secret: column(row, "api_secret")?,
+        name: column(row, "name")?,
+        settings: document(row, "settings")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub fn channel_type_from_row(row: &PgRow) -> StoreResult<ChannelTypeRecord> {
+    let config = serde_json::from_value(json(row, "config")?)
+        .map_err(|error| StoreError::Backend(error.to_string()))?;
+    Ok(ChannelTypeRecord {
+        name: column(row, "name")?,
+        config,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: column(row, "id")?,
+        role: column(row, "role")?,
+        doc: document(row, "doc")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        last_active: optional_time(row, "last_active")?,
+        deactivated_at: optional_time(row, "deactivated_at")?,
+        deleted_at: optional_time(row, "deleted_at")?,
+    })
+}
+
+pub fn channel_from_row(row: &PgRow) -> StoreResult<Channel> {
+    Ok(Channel {
+        cid: column(row, "cid")?,
+        kind: column(row, "type")?,
+        id: column(row, "id")?,
+        created_by: column(row, "created_by")?,
+        doc: document(row, "doc")?,
+        frozen: column(row, "frozen")?,
+        disabled: column(row, "disabled")?,
+        member_count: column(row, "member_count")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        last_message_at: optional_time(row, "last_message_at")?,
+        truncated_at: optional_time(row, "truncated_at")?,
+        deleted_at: optional_time(row, "deleted_at")?,
+    })
+}
+
+pub fn member_from_row(row: &PgRow) -> StoreResult<Member> {
+    Ok(Member {
+        cid: column(row, "cid")?,
+        user_id: column(row, "user_id")?,
+        channel_role: column(row, "channel_role")?,
+        doc: document(row, "doc")?,
+        hidden: column(row, "hidden")?,
+        hide_messages_before: optional_time(row, "hide_messages_before")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        last_read: time(row, "last_read")?,
+        last_read_message_id: column(row, "last_read_message_id")?,
+        unread_messages: column(row, "unread_messages")?,
+        first_unread_message_id: column(row, "first_unread_message_id")?,
+    })
+}
+
+pub fn reaction_from_row(row: &PgRow) -> StoreResult<Reaction> {
+    Ok(Reaction {
+        message_id: column(row, "message_id")?,
+        user_id: column(row, "user_id")?,
+        kind: column(row, "type")?,
+        score: column(row, "score")?,
+        doc: document(row, "doc")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+/// A reaction as kept in `latest_reactions` (the same shape as the SQLite backend's).
+pub fn reaction_to_json(reaction: &Reaction) -> Value {
+    serde_json::json!({
+        "message_id": reaction.message_id,
+        "user_id": reaction.user_id,
+        "type": reaction.kind,
+        "score": reaction.score,
+        "doc": reaction.doc,
+        "created_at": ts(&reaction.created_at),
+        "updated_at": ts(&reaction.updated_at),
+    })
+}
+
+fn reaction_from_json(value: &Value) -> Option<Reaction> {
+    Some(Reaction {
+        message_id: value.get("message_id")?.as_str()?.to_owned(),
+        user_id: value.get("user_id")?.as_str()?.to_owned(),
+        kind: value.get("type")?.as_str()?.to_owned(),
+        score: value.get("score")?.as_i64()?,
+        doc: value.get("doc")?.as_object()?.clone(),
+        created_at: parse_ts(value.get("created_at")?.as_str()?).ok()?,
+        updated_at: parse_ts(value.get("updated_at")?.as_str()?).ok()?,
+    })
+}
+
+pub fn message_from_row(row: &PgRow) -> StoreResult<Message> {
+    let latest_reactions = match json(row, "latest_reactions")? {
+        Value::Array(items) => items.iter().filter_map(reaction_from_json).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Message {
+        id: column(row, "id")?,
+        cid: column(row, "cid")?,
+        parent_id: column(row, "parent_id")?,
+        user_id: column(row, "user_id")?,
+        kind: column(row, "type")?,
+        show_in_channel: column(row, "show_in_channel")?,
+        reply_count: column(row, "reply_count")?,
+        doc: document(row, "doc")?,
+        reaction_groups: document(row, "reaction_groups")?,
+        latest_reactions,
+        thread_participants: serde_json::from_value(json(row, "thread_participants")?)
+            .unwrap_or_default(),
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        deleted_at: optional_time(row, "deleted_at")?,
+    })
+}
