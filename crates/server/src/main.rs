@@ -3,15 +3,16 @@
 mod config;
 
 use clap::{Parser, Subcommand};
-use config::ServeConfig;
+use config::{ServeConfig, StorageConfig};
 use eddy_api::AppState;
 use eddy_bus::{Bus, InProcessBus};
 use eddy_chat::Chat;
 use eddy_realtime::Hub;
+use eddy_store::postgres::PostgresStore;
 use eddy_store::sqlite::SqliteStore;
-use eddy_store::{App, AppStore, Store};
+use eddy_store::{App, Store};
 use rand::distributions::{Alphanumeric, DistString};
-use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,17 +38,22 @@ enum Command {
         /// Seconds until the token expires; without it the token never expires.
         #[arg(long)]
         ttl: Option<i64>,
-        #[arg(long, env = "EDDY_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        storage: StorageConfig,
         #[arg(long, env = "EDDY_API_SECRET", hide_env_values = true)]
         api_secret: Option<String>,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        #[command(flatten)]
+        storage: StorageConfig,
     },
     /// Manage the apps this server hosts.
     App {
         #[command(subcommand)]
         command: AppCommand,
-        #[arg(long, env = "EDDY_DATA_DIR", default_value = "./data", global = true)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        storage: StorageConfig,
     },
 }
 
@@ -68,12 +74,35 @@ fn random(length: usize) -> String {
         .to_lowercase()
 }
 
-async fn open_store(data_dir: &Path) -> Result<SqliteStore, String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
-    SqliteStore::open(&data_dir.join("eddy.sqlite3"))
+/// Opens the configured database (applying migrations): PostgreSQL when a URL is given, else SQLite.
+async fn open_store(storage: &StorageConfig) -> Result<Arc<dyn Store>, String> {
+    if let Some(url) = &storage.database {
+        let store = PostgresStore::connect(url)
+            .await
+            .map_err(|e| format!("cannot open PostgreSQL: {e}"))?;
+        return Ok(Arc::new(store));
+    }
+    let dir = &storage.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    let store = SqliteStore::open(&dir.join("eddy.sqlite3"))
         .await
-        .map_err(|e| format!("cannot open database: {e}"))
+        .map_err(|e| format!("cannot open database: {e}"))?;
+    Ok(Arc::new(store))
+}
+
+/// The event bus: NATS when a URL is given (several nodes), else in-process (one node).
+async fn open_bus(config: &ServeConfig) -> Result<Arc<dyn Bus>, String> {
+    match &config.bus {
+        Some(url) => {
+            let bus = eddy_bus::NatsBus::connect(url, &config.bus_subject)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(subject = %config.bus_subject, "events go through NATS");
+            Ok(Arc::new(bus))
+        }
+        None => Ok(Arc::new(InProcessBus::new(65_536))),
+    }
 }
 
 /// The default app: the one named by EDDY_API_KEY/SECRET, else the first app, else a new generated one.
@@ -120,14 +149,14 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
             "port 3030 is reserved: Stream's JS SDK rewrites it to 8800 for WebSockets".into(),
         );
     }
-    let store: Arc<dyn Store> = Arc::new(open_store(&config.data_dir).await?);
+    let store = open_store(&config.storage).await?;
     let app = default_app(
         store.as_ref(),
         config.api_key.as_deref(),
         config.api_secret.as_deref(),
     )
     .await?;
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(65_536));
+    let bus = open_bus(&config).await?;
     let hub = Arc::new(Hub::new());
     tokio::spawn(eddy_realtime::run_delivery(hub.clone(), bus.subscribe()));
     let ready = Arc::new(AtomicBool::new(false));
@@ -147,7 +176,11 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     );
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    tracing::info!(%address, data_dir = %config.data_dir.display(), "eddy is serving");
+    let storage = config.storage.database.as_ref().map_or_else(
+        || config.storage.data_dir.display().to_string(),
+        |_| "postgres".into(),
+    );
+    tracing::info!(%address, %storage, "eddy is serving");
     ready.store(true, Ordering::Relaxed);
     axum::serve(listener, eddy_api::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -178,15 +211,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Token {
             user_id,
             ttl,
-            data_dir,
+            storage,
             api_secret,
         } => {
             eddy_core::UserId::parse(&user_id).map_err(|e| e.to_string())?;
             let secret = match api_secret {
                 Some(secret) => secret,
                 None => {
-                    let store = open_store(&data_dir).await?;
-                    default_app(&store, None, None).await?.api_secret
+                    let store = open_store(&storage).await?;
+                    default_app(store.as_ref(), None, None).await?.api_secret
                 }
             };
             let now = chrono::Utc::now().timestamp();
@@ -200,8 +233,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::App { command, data_dir } => {
-            let store = open_store(&data_dir).await?;
+        Command::Migrate { storage } => {
+            open_store(&storage).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::App { command, storage } => {
+            let store = open_store(&storage).await?;
             match command {
                 AppCommand::Create { name } => {
                     let app = store
