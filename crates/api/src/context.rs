@@ -45,6 +45,9 @@ impl RequestContext {
     pub fn payload<T: DeserializeOwned + Default>(&self) -> Result<T, ErrorReply> {
         match self.param("payload") {
             None => Ok(T::default()),
+            Some(text) if has_nul(text.as_bytes()) => {
+                Err(self.fail(ApiError::input("payload contains a NUL character")))
+            }
             Some(text) => serde_json::from_str(text).map_err(|e| {
                 self.fail(ApiError::input(format!(
                     "payload is not valid JSON for this request: {e}"
@@ -68,7 +71,15 @@ impl RequestContext {
     }
 }
 
+/// NUL characters are refused everywhere: PostgreSQL cannot store them, and no client needs them.
+pub(crate) fn has_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0) || bytes.windows(6).any(|w| w == br"\u0000")
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul(bytes) {
+        return Err(ApiError::input("request body contains a NUL character"));
+    }
     let text = if bytes.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
     } else {

@@ -56,6 +56,14 @@ async fn admit(
     state: &AppState,
     query: &HashMap<String, String>,
 ) -> Result<(i64, User, bool), ApiError> {
+    if query
+        .get("json")
+        .is_some_and(|json| crate::context::has_nul(json.as_bytes()))
+    {
+        return Err(ApiError::input(
+            "the json query parameter contains a NUL character",
+        ));
+    }
     let payload: Map<String, Value> = query
         .get("json")
         .and_then(|text| serde_json::from_str(text).ok())
