@@ -148,6 +148,7 @@ impl Chat {
             .update_app_settings(app.id, &settings)
             .await
             .map_err(store_error("UpdateApp"))?;
+        self.apps.invalidate(&app.api_key);
         Ok(json!({}))
     }
 

@@ -37,7 +37,8 @@ pub struct Chat {
     pub bus: Arc<dyn Bus>,
     pub hub: Arc<Hub>,
     pub tasks: TaskRegistry,
-    pub channel_types: crate::type_cache::ChannelTypeCache,
+    pub channel_types: crate::caches::ChannelTypeCache,
+    pub apps: crate::caches::AppCache,
     /// How long a user with no connection stays online (see `presence`).
     pub presence_grace: std::time::Duration,
 }
@@ -49,16 +50,25 @@ impl Chat {
             bus,
             hub,
             tasks: TaskRegistry::default(),
-            channel_types: crate::type_cache::ChannelTypeCache::default(),
+            channel_types: crate::caches::ChannelTypeCache::default(),
+            apps: crate::caches::AppCache::default(),
             presence_grace: crate::presence::OFFLINE_GRACE,
         }
     }
 
     /// The app a request speaks to, by its API key.
     pub async fn app_by_key(&self, api_key: &str) -> crate::ChatResult<Option<App>> {
-        self.store
+        if let Some(app) = self.apps.get(api_key) {
+            return Ok(Some(app));
+        }
+        let app = self
+            .store
             .app_by_key(api_key)
             .await
-            .map_err(crate::store_error("GetApp"))
+            .map_err(crate::store_error("GetApp"))?;
+        if let Some(app) = &app {
+            self.apps.put(app);
+        }
+        Ok(app)
     }
 }

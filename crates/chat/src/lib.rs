@@ -4,6 +4,7 @@
 //! store contract and sockets only through the bus.
 
 mod apps;
+mod caches;
 mod channels;
 mod context;
 mod events;
@@ -13,7 +14,6 @@ mod render;
 pub mod requests;
 mod search;
 mod tasks;
-mod type_cache;
 mod users;
 
 pub use context::{Actor, Chat};

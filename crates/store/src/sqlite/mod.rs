@@ -225,7 +225,7 @@ impl AppStore for SqliteStore {
     async fn app_by_key(&self, api_key: &str) -> StoreResult<Option<App>> {
         let row = sqlx::query("SELECT * FROM apps WHERE api_key = ?")
             .bind(api_key)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
         row.map(|row| app_from_row(&row)).transpose()
@@ -252,7 +252,7 @@ impl AppStore for SqliteStore {
     async fn channel_types(&self, app: AppId) -> StoreResult<Vec<ChannelTypeRecord>> {
         let rows = sqlx::query("SELECT * FROM channel_types WHERE app_id = ? ORDER BY name")
             .bind(app)
-            .fetch_all(&self.writer)
+            .fetch_all(&self.reader)
             .await
             .map_err(backend)?;
         rows.iter().map(channel_type_from_row).collect()

@@ -1,6 +1,6 @@
-//! A short-lived per-app cache of channel-type configs: every channel operation needs one, few change them.
+//! Short-lived per-node caches of what every request reads and few change: apps (by key) and channel types.
 
-use eddy_store::{AppId, ChannelTypeRecord};
+use eddy_store::{App, AppId, ChannelTypeRecord};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,5 +40,39 @@ impl ChannelTypeCache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&app);
+    }
+}
+
+/// How long a node trusts its copy of an app; `PATCH /app` on this node invalidates at once.
+pub const APP_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Apps by API key; each request starts with this lookup.
+#[derive(Clone, Default)]
+pub struct AppCache {
+    entries: Arc<Mutex<HashMap<String, (Instant, App)>>>,
+}
+
+impl AppCache {
+    pub fn get(&self, api_key: &str) -> Option<App> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(api_key)
+            .filter(|(at, _)| at.elapsed() < APP_CACHE_TTL)
+            .map(|(_, app)| app.clone())
+    }
+
+    pub fn put(&self, app: &App) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() > 10_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < APP_CACHE_TTL);
+        }
+        entries.insert(app.api_key.clone(), (Instant::now(), app.clone()));
+    }
+
+    pub fn invalidate(&self, api_key: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(api_key);
     }
 }
