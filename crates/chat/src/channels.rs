@@ -796,15 +796,9 @@ impl Chat {
         const OP: &str = "UpdateChannel";
         let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
         let unsupported = [
-            ("accept_invite", request.accept_invite),
-            ("reject_invite", request.reject_invite),
             ("assign_roles", !request.assign_roles.is_empty()),
             ("add_filter_tags", !request.add_filter_tags.is_empty()),
             ("remove_filter_tags", !request.remove_filter_tags.is_empty()),
-            (
-                "hide_history",
-                request.hide_history || request.hide_history_before.is_some(),
-            ),
         ];
         if let Some((name, _)) = unsupported.iter().find(|(_, used)| *used) {
             return Err(
@@ -917,10 +911,35 @@ impl Chat {
                     .in_operation(OP),
             );
         }
+        if request.accept_invite || request.reject_invite {
+            let user = acting.as_ref().ok_or_else(|| {
+                ApiError::input("user_id is required to accept or reject an invite server-side")
+                    .in_operation(OP)
+            })?;
+            self.answer_invite(app, &context, user, request.accept_invite)
+                .await?;
+        }
         let mut to_add = member_inputs(&cid, &request.add_members);
         for mut invited in member_inputs(&cid, &request.invites) {
             invited.doc.insert("invited".into(), json!(true));
             to_add.push(invited);
+        }
+        // New members may start without the history before they joined (or before a given time).
+        let hide_before = match &request.hide_history_before {
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .and_then(eddy_protocol::time::parse)
+                    .ok_or_else(|| {
+                        ApiError::input("hide_history_before must be an RFC 3339 timestamp")
+                            .in_operation(OP)
+                    })?,
+            ),
+            None if request.hide_history => Some(Utc::now()),
+            None => None,
+        };
+        for member in &mut to_add {
+            member.hide_messages_before = hide_before;
         }
         if !to_add.is_empty() {
             for member in &to_add {
@@ -1038,6 +1057,79 @@ impl Chat {
             response["message"] = message;
         }
         Ok(response)
+    }
+
+    /// `accept_invite` / `reject_invite` for the acting user; repeating an answer changes nothing.
+    async fn answer_invite(
+        &self,
+        app: AppId,
+        context: &ChannelContext,
+        user: &User,
+        accept: bool,
+    ) -> ChatResult<()> {
+        const OP: &str = "UpdateChannel";
+        let mut member = context
+            .membership
+            .clone()
+            .filter(|m| m.doc.get("invited").and_then(Value::as_bool) == Some(true))
+            .ok_or_else(|| {
+                ApiError::input(format!(
+                    "user {} has no invite to {}",
+                    user.id, context.channel.cid
+                ))
+                .in_operation(OP)
+            })?;
+        let (stamp, kind) = if accept {
+            ("invite_accepted_at", "notification.invite_accepted")
+        } else {
+            ("invite_rejected_at", "notification.invite_rejected")
+        };
+        if member.doc.contains_key("invite_accepted_at")
+            || member.doc.contains_key("invite_rejected_at")
+        {
+            return Ok(());
+        }
+        let now = Utc::now();
+        member
+            .doc
+            .insert(stamp.into(), json!(eddy_protocol::time::format(&now)));
+        member.updated_at = now;
+        let member = self
+            .store
+            .update_member(app, &member)
+            .await
+            .map_err(store_error(OP))?;
+        self.announce_member_updated(app, &context.channel, &member)
+            .await?;
+        let users = self
+            .load_users(
+                app,
+                context
+                    .channel
+                    .created_by
+                    .iter()
+                    .cloned()
+                    .chain([user.id.clone()])
+                    .collect(),
+            )
+            .await?;
+        let mut event = channel_event(kind, &context.channel);
+        event.insert(
+            "channel".into(),
+            render::channel(&context.channel, &context.config, &users, None),
+        );
+        event.insert("member".into(), render::member(&member, &users));
+        event.insert("user".into(), users.get(&user.id));
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user.id.clone()],
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(())
     }
 
     async fn announce_removed_members(
