@@ -1,6 +1,7 @@
 //! The storage contract: records, atomic domain operations by aggregate, and the backends that implement them.
 
 mod contract;
+mod encoding;
 mod model;
 pub mod postgres;
 pub mod schemas;

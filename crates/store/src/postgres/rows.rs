@@ -1,30 +1,12 @@
 //! Conversions between PostgreSQL rows and records: JSONB documents, BOOLEAN flags and the same fixed-width UTC timestamp text as SQLite.
 
 use crate::contract::{StoreError, StoreResult};
+use crate::encoding::reaction_from_json;
+pub use crate::encoding::{parse_ts, reaction_to_json, to_json, ts};
 use crate::model::*;
-use chrono::SecondsFormat;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
-
-/// RFC 3339 with six fractional digits and `Z`: fixed width, so text order is time order.
-pub fn ts(timestamp: &Timestamp) -> String {
-    timestamp.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub fn parse_ts(text: &str) -> StoreResult<Timestamp> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|error| {
-            StoreError::Backend(format!("bad timestamp {text:?} in database: {error}"))
-        })
-}
-
-/// JSON text for a `$n::jsonb` parameter.
-pub fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|error| StoreError::Backend(error.to_string()))
-}
 
 fn column<T>(row: &PgRow, name: &str) -> StoreResult<T>
 where
@@ -134,31 +116,6 @@ pub fn reaction_from_row(row: &PgRow) -> StoreResult<Reaction> {
         doc: document(row, "doc")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-    })
-}
-
-/// A reaction as kept in `latest_reactions` (the same shape as the SQLite backend's).
-pub fn reaction_to_json(reaction: &Reaction) -> Value {
-    serde_json::json!({
-        "message_id": reaction.message_id,
-        "user_id": reaction.user_id,
-        "type": reaction.kind,
-        "score": reaction.score,
-        "doc": reaction.doc,
-        "created_at": ts(&reaction.created_at),
-        "updated_at": ts(&reaction.updated_at),
-    })
-}
-
-fn reaction_from_json(value: &Value) -> Option<Reaction> {
-    Some(Reaction {
-        message_id: value.get("message_id")?.as_str()?.to_owned(),
-        user_id: value.get("user_id")?.as_str()?.to_owned(),
-        kind: value.get("type")?.as_str()?.to_owned(),
-        score: value.get("score")?.as_i64()?,
-        doc: value.get("doc")?.as_object()?.clone(),
-        created_at: parse_ts(value.get("created_at")?.as_str()?).ok()?,
-        updated_at: parse_ts(value.get("updated_at")?.as_str()?).ok()?,
     })
 }
 
