@@ -1,6 +1,7 @@
 //! The HTTP and WebSocket edge: one route table, authentication, request parsing and Stream's error JSON.
 
 mod context;
+pub mod longpoll;
 mod rate_limit;
 mod reply;
 mod routes;
@@ -18,4 +19,5 @@ pub struct AppState {
     pub chat: Chat,
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     pub rate_limiter: Arc<RateLimiter>,
+    pub longpoll: Arc<longpoll::LongPollSessions>,
 }

@@ -120,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
+        .route("/longpoll", get(crate::longpoll::longpoll))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::rate_limit::limit,

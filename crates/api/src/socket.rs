@@ -51,11 +51,17 @@ async fn refuse(mut socket: WebSocket, error: ApiError) {
         .await;
 }
 
-/// Authenticates the connect request and performs the connect-time upsert.
-async fn admit(
+/// A connected user: app, user record, and whether the connection is anonymous.
+pub(crate) type Admitted = (i64, User, bool);
+
+/// Authenticates a connect request (WebSocket or long-poll) and performs the connect-time upsert;
+/// `token`/`auth_type` come from the query (WebSocket) or the headers (long-poll).
+pub(crate) async fn admit(
     state: &AppState,
     query: &HashMap<String, String>,
-) -> Result<(i64, User, bool), ApiError> {
+    token: Option<&str>,
+    auth_type: Option<&str>,
+) -> Result<Admitted, ApiError> {
     if query
         .get("json")
         .is_some_and(|json| crate::context::has_nul(json.as_bytes()))
@@ -82,8 +88,6 @@ async fn admit(
         .ok_or_else(|| ApiError::input("json.user_id is required"))?
         .to_owned();
     eddy_core::UserId::parse(&user_id).map_err(|e| ApiError::input(e.to_string()))?;
-    let token = query.get("authorization").map(String::as_str);
-    let auth_type = query.get("stream-auth-type").map(String::as_str);
     let (app, actor) = authenticate(
         state,
         query.get("api_key").map(String::as_str),
@@ -124,8 +128,32 @@ async fn admit(
     }
 }
 
+/// The first event of every connection: `health.check` with its `connection_id` and `me`.
+pub(crate) async fn hello(
+    state: &AppState,
+    app: i64,
+    user: &User,
+    anonymous: bool,
+    connection_id: &str,
+) -> Value {
+    let me = if anonymous {
+        json!({"id": user.id, "role": "anonymous", "anon": true, "mutes": [], "channel_mutes": [], "devices": [], "total_unread_count": 0, "unread_count": 0, "unread_channels": 0, "unread_threads": 0})
+    } else {
+        state.chat.own_user(app, user).await
+    };
+    json!({
+        "type": ev::HEALTH_CHECK,
+        "connection_id": connection_id,
+        "cid": "*",
+        "created_at": time::format(&chrono::Utc::now()),
+        "me": me,
+    })
+}
+
 async fn serve(state: AppState, query: HashMap<String, String>, mut socket: WebSocket) {
-    let (app, user, anonymous) = match admit(&state, &query).await {
+    let token = query.get("authorization").map(String::as_str);
+    let auth_type = query.get("stream-auth-type").map(String::as_str);
+    let (app, user, anonymous) = match admit(&state, &query, token, auth_type).await {
         Ok(admitted) => admitted,
         Err(error) => return refuse(socket, error).await,
     };
@@ -134,18 +162,7 @@ async fn serve(state: AppState, query: HashMap<String, String>, mut socket: WebS
         .chat
         .hub
         .register(app, &user.id, connection_id.clone());
-    let me = if anonymous {
-        json!({"id": user.id, "role": "anonymous", "anon": true, "mutes": [], "channel_mutes": [], "devices": [], "total_unread_count": 0, "unread_count": 0, "unread_channels": 0, "unread_threads": 0})
-    } else {
-        state.chat.own_user(app, &user).await
-    };
-    let first = json!({
-        "type": ev::HEALTH_CHECK,
-        "connection_id": connection_id,
-        "cid": "*",
-        "created_at": time::format(&chrono::Utc::now()),
-        "me": me,
-    });
+    let first = hello(&state, app, &user, anonymous, &connection_id).await;
     tracing::debug!(app, user_id = %user.id, %connection_id, "connected");
     if socket
         .send(Message::Text(first.to_string().into()))

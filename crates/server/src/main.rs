@@ -164,7 +164,9 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         chat: Chat::new(store, bus, hub),
         ready: ready.clone(),
         rate_limiter: Arc::new(eddy_api::RateLimiter::new(config.rate_limit_per_minute)),
+        longpoll: Arc::default(),
     };
+    tokio::spawn(eddy_api::longpoll::expire_idle_sessions(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -457,3 +457,74 @@ async fn a_connection_cannot_be_borrowed_to_watch_for_another_user() {
     .await;
     assert_eq!(state["watcher_count"], 1);
 }
+
+#[tokio::test]
+async fn long_poll_carries_the_same_events() {
+    let server = start();
+    let users = json!({"users": {"ivan": {"id": "ivan"}, "judy": {"id": "judy"}}});
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(users),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let poll = |query: String| {
+        let request = client
+            .get(format!("{}/longpoll?api_key={KEY}&{query}", server.url))
+            .header("Authorization", user_token("ivan"))
+            .header("stream-auth-type", "jwt");
+        async move {
+            let response = request.send().await.expect("poll");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let connect = json!({"user_id": "ivan", "user_details": {"id": "ivan"}}).to_string();
+    let (status, opened) = poll(format!("json={}", urlencode(&connect))).await;
+    assert_eq!(status, 200, "{opened}");
+    assert_eq!(opened["event"]["type"], "health.check");
+    assert_eq!(opened["event"]["me"]["id"], "ivan");
+    let connection_id = opened["event"]["connection_id"]
+        .as_str()
+        .expect("connection id")
+        .to_owned();
+
+    let create = json!({"data": {"members": ["ivan", "judy"]}, "watch": true});
+    let path = format!("/channels/messaging/polled/query?connection_id={connection_id}");
+    let (status, state) = call(
+        &server,
+        reqwest::Method::POST,
+        &path,
+        &user_token("ivan"),
+        Some(create),
+    )
+    .await;
+    assert_eq!((status, state["watcher_count"].clone()), (201, json!(1)));
+    let message = json!({"message": {"text": "over http"}});
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/polled/message",
+        &user_token("judy"),
+        Some(message),
+    )
+    .await;
+
+    let (status, polled) = poll(format!("connection_id={connection_id}")).await;
+    assert_eq!(status, 200);
+    let events = polled["events"].as_array().expect("events");
+    let new = events
+        .iter()
+        .find(|e| e["type"] == "message.new")
+        .expect("message.new was queued");
+    assert_eq!(new["message"]["text"], "over http");
+    assert_eq!(new["total_unread_count"], 1);
+
+    let (status, _) = poll(format!("close=true&connection_id={connection_id}")).await;
+    assert_eq!(status, 200);
+    let (status, gone) = poll(format!("connection_id={connection_id}")).await;
+    assert_eq!((status, gone["code"].clone()), (400, json!(46)));
+}
