@@ -96,6 +96,18 @@ pub async fn authenticate(
     token: Option<&str>,
     auth_type: Option<&str>,
 ) -> Result<(App, Actor), ApiError> {
+    authenticate_until(state, api_key, token, auth_type)
+        .await
+        .map(|(app, actor, _)| (app, actor))
+}
+
+/// Like [`authenticate`], also returning the token's `exp` (unix seconds), for connections that outlive requests.
+pub async fn authenticate_until(
+    state: &AppState,
+    api_key: Option<&str>,
+    token: Option<&str>,
+    auth_type: Option<&str>,
+) -> Result<(App, Actor, Option<i64>), ApiError> {
     let api_key = api_key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::new(ErrorCode::AccessKey, "api_key not found"))?;
@@ -109,7 +121,7 @@ pub async fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty() && *t != "undefined");
     if auth_type == Some("anonymous") && token.is_none() {
-        return Ok((app, Actor::Anonymous));
+        return Ok((app, Actor::Anonymous, None));
     }
     let token = token.ok_or_else(|| {
         ApiError::new(
@@ -121,13 +133,17 @@ pub async fn authenticate(
     let subject = verify(token, &app.api_secret, now)
         .map_err(|error| ApiError::new(error.code(), format!("JWTAuth error: {error}")))?;
     match subject {
-        TokenSubject::Server => Ok((app, Actor::Server)),
-        TokenSubject::User { user_id, issued_at } => {
+        TokenSubject::Server => Ok((app, Actor::Server, None)),
+        TokenSubject::User {
+            user_id,
+            issued_at,
+            expires_at,
+        } => {
             let user = state
                 .chat
                 .authenticate_user(&app, &user_id, issued_at)
                 .await?;
-            Ok((app, Actor::User(Box::new(user))))
+            Ok((app, Actor::User(Box::new(user)), expires_at))
         }
     }
 }

@@ -139,9 +139,10 @@ pub async fn longpoll(
         let token = header("authorization").or_else(|| query.get("authorization").cloned());
         let auth_type =
             header("stream-auth-type").or_else(|| query.get("stream-auth-type").cloned());
-        let (app, user, anonymous) = admit(&state, &query, token.as_deref(), auth_type.as_deref())
-            .await
-            .map_err(|e| fail(e, started))?;
+        let (app, user, anonymous, _expires_at) =
+            admit(&state, &query, token.as_deref(), auth_type.as_deref())
+                .await
+                .map_err(|e| fail(e, started))?;
         let connection_id = uuid::Uuid::new_v4().to_string();
         let handle = state
             .chat

@@ -1,6 +1,6 @@
 //! `GET /connect`: the chat WebSocket. Upgrade first, authenticate inside, first frame `health.check` with `me`.
 
-use crate::context::authenticate;
+use crate::context::authenticate_until;
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 const KEEPALIVE: Duration = Duration::from_secs(30);
 /// Drop a connection that sent nothing for this long (clients ping every 25 s or less).
 const SILENCE_LIMIT: Duration = Duration::from_secs(70);
+/// Close code after a token expired on a live connection (not 1000, so SDKs reconnect).
+const TOKEN_EXPIRED_CLOSE: u16 = 4001;
 /// Largest frame a client may send; clients only send small health checks.
 const MAX_INBOUND_FRAME: usize = 64 * 1024;
 
@@ -51,8 +53,8 @@ async fn refuse(mut socket: WebSocket, error: ApiError) {
         .await;
 }
 
-/// A connected user: app, user record, and whether the connection is anonymous.
-pub(crate) type Admitted = (i64, User, bool);
+/// A connected user: app, user record, whether the connection is anonymous, and when its token expires.
+pub(crate) type Admitted = (i64, User, bool, Option<i64>);
 
 /// Authenticates a connect request (WebSocket or long-poll) and performs the connect-time upsert;
 /// `token`/`auth_type` come from the query (WebSocket) or the headers (long-poll).
@@ -88,7 +90,7 @@ pub(crate) async fn admit(
         .ok_or_else(|| ApiError::input("json.user_id is required"))?
         .to_owned();
     eddy_core::UserId::parse(&user_id).map_err(|e| ApiError::input(e.to_string()))?;
-    let (app, actor) = authenticate(
+    let (app, actor, expires_at) = authenticate_until(
         state,
         query.get("api_key").map(String::as_str),
         token,
@@ -103,7 +105,7 @@ pub(crate) async fn admit(
     match actor {
         Actor::Anonymous => {
             let user = User::new(user_id, "anonymous");
-            Ok((app.id, user, true))
+            Ok((app.id, user, true, None))
         }
         Actor::User(user) if user.id != user_id => Err(ApiError::new(
             ErrorCode::Authentication,
@@ -116,6 +118,7 @@ pub(crate) async fn admit(
             app.id,
             state.chat.connect_user(app.id, *user, &details).await?,
             false,
+            expires_at,
         )),
         Actor::Server => {
             let existing = state.chat.authenticate_user(&app, &user_id, None).await?;
@@ -123,6 +126,7 @@ pub(crate) async fn admit(
                 app.id,
                 state.chat.connect_user(app.id, existing, &details).await?,
                 false,
+                None,
             ))
         }
     }
@@ -153,7 +157,7 @@ pub(crate) async fn hello(
 async fn serve(state: AppState, query: HashMap<String, String>, mut socket: WebSocket) {
     let token = query.get("authorization").map(String::as_str);
     let auth_type = query.get("stream-auth-type").map(String::as_str);
-    let (app, user, anonymous) = match admit(&state, &query, token, auth_type).await {
+    let (app, user, anonymous, expires_at) = match admit(&state, &query, token, auth_type).await {
         Ok(admitted) => admitted,
         Err(error) => return refuse(socket, error).await,
     };
@@ -170,7 +174,7 @@ async fn serve(state: AppState, query: HashMap<String, String>, mut socket: WebS
         .is_ok()
     {
         state.chat.connection_opened(app, &user, anonymous).await;
-        pump(&mut socket, &mut handle, &connection_id).await;
+        pump(&mut socket, &mut handle, &connection_id, expires_at).await;
     }
     state
         .chat
@@ -184,9 +188,16 @@ async fn pump(
     socket: &mut WebSocket,
     handle: &mut eddy_realtime::ConnectionHandle,
     connection_id: &str,
+    expires_at: Option<i64>,
 ) {
     let mut last_sent = Instant::now();
     let mut last_heard = Instant::now();
+    // When the token expires the connection ends with code 40 and a reconnectable close: the SDK
+    // reconnects, is refused with 40, and fetches a fresh token from its provider.
+    let expiry = expires_at.map(|exp| {
+        let left = (exp - chrono::Utc::now().timestamp()).max(0) as u64;
+        tokio::time::Instant::now() + Duration::from_secs(left)
+    });
     loop {
         let keepalive_at = tokio::time::Instant::from_std(last_sent + KEEPALIVE);
         let silence_at = tokio::time::Instant::from_std(last_heard + SILENCE_LIMIT);
@@ -225,6 +236,18 @@ async fn pump(
             _ = tokio::time::sleep_until(keepalive_at) => {
                 if socket.send(Message::Text(health_check(connection_id).into())).await.is_err() { return; }
                 last_sent = Instant::now();
+            }
+            _ = async { match expiry { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                let error = ApiError::new(ErrorCode::TokenExpired, "JWTAuth error: token is expired");
+                let frame = json!({
+                    "type": ev::CONNECTION_ERROR,
+                    "connection_id": connection_id,
+                    "created_at": time::format(&chrono::Utc::now()),
+                    "error": error.envelope("0.00ms"),
+                });
+                let _ = socket.send(Message::Text(frame.to_string().into())).await;
+                let _ = socket.send(Message::Close(Some(CloseFrame { code: TOKEN_EXPIRED_CLOSE, reason: "token expired".into() }))).await;
+                return;
             }
             _ = tokio::time::sleep_until(silence_at) => {
                 let _ = socket.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no health check received".into() }))).await;

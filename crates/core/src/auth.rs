@@ -16,6 +16,8 @@ pub enum TokenSubject {
     User {
         user_id: String,
         issued_at: Option<i64>,
+        /// The `exp` claim: a live connection ends when it passes.
+        expires_at: Option<i64>,
     },
 }
 
@@ -89,6 +91,7 @@ pub fn verify(token: &str, secret: &str, now: i64) -> Result<TokenSubject, Token
         Some(Value::String(user_id)) if !user_id.is_empty() => Ok(TokenSubject::User {
             user_id: user_id.clone(),
             issued_at,
+            expires_at: number("exp"),
         }),
         Some(_) => Err(TokenError::Malformed),
     }
@@ -165,7 +168,8 @@ mod tests {
             user(serde_json::json!({"user_id": "alice", "iat": 990})),
             Ok(TokenSubject::User {
                 user_id: "alice".into(),
-                issued_at: Some(990)
+                issued_at: Some(990),
+                expires_at: None
             })
         );
         assert_eq!(
@@ -199,7 +203,8 @@ mod tests {
             verify(&token, SECRET, 20),
             Ok(TokenSubject::User {
                 user_id: "bob".into(),
-                issued_at: Some(10)
+                issued_at: Some(10),
+                expires_at: Some(5_000)
             })
         );
         assert_eq!(verify(&token, SECRET, 5_000), Err(TokenError::Expired));

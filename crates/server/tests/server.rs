@@ -528,3 +528,33 @@ async fn long_poll_carries_the_same_events() {
     let (status, gone) = poll(format!("connection_id={connection_id}")).await;
     assert_eq!((status, gone["code"].clone()), (400, json!(46)));
 }
+
+#[tokio::test]
+async fn a_token_that_expires_on_a_live_socket_ends_it_with_code_40() {
+    let server = start();
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(json!({"users": {"kim": {"id": "kim"}}})),
+    )
+    .await;
+    let expires = chrono::Utc::now().timestamp() + 2;
+    let (mut socket, hello) = connect(
+        &server,
+        "kim",
+        &token(json!({"user_id": "kim", "exp": expires}), SECRET),
+    )
+    .await;
+    assert_eq!(hello["type"], "health.check");
+    let error = next_of(&mut socket, "connection.error").await;
+    assert_eq!(error["error"]["code"], 40);
+    let close = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("close in time");
+    assert!(
+        matches!(close, Some(Ok(Message::Close(Some(ref frame)))) if u16::from(frame.code) != 1000),
+        "closed with a code that makes SDKs reconnect: {close:?}"
+    );
+}
