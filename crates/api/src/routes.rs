@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/unread", get(unread_counts))
         .route("/members", get(query_members))
         .route("/search", get(search))
+        .route("/sync", post(sync))
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
@@ -815,6 +816,29 @@ async fn search(State(state): State<AppState>, context: RequestContext) -> Outco
         .search(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::OK, result)
+}
+
+async fn sync(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Outcome {
+    let mut request: SyncRequest = context.body(&body)?;
+    if request.user_id.is_none() {
+        request.user_id = context.param("user_id").map(str::to_owned);
+    }
+    let (watch, with_inaccessible) = (
+        context.flag("watch"),
+        context.flag("with_inaccessible_cids"),
+    );
+    let result = state
+        .chat
+        .sync(
+            context.app.id,
+            &context.actor,
+            request,
+            context.connection_id(),
+            watch,
+            with_inaccessible,
+        )
+        .await;
+    answer(&context, StatusCode::CREATED, result)
 }
 
 async fn unread_counts(State(state): State<AppState>, context: RequestContext) -> Outcome {

@@ -39,6 +39,8 @@ pub struct Chat {
     pub tasks: TaskRegistry,
     pub channel_types: crate::caches::ChannelTypeCache,
     pub apps: crate::caches::AppCache,
+    /// Where channel events go to be kept for `/sync`; none until [`Chat::keep_events`].
+    pub recorder: Option<crate::sync::EventRecorder>,
     /// How long a user with no connection stays online (see `presence`).
     pub presence_grace: std::time::Duration,
 }
@@ -52,8 +54,15 @@ impl Chat {
             tasks: TaskRegistry::default(),
             channel_types: crate::caches::ChannelTypeCache::default(),
             apps: crate::caches::AppCache::default(),
+            recorder: None,
             presence_grace: crate::presence::OFFLINE_GRACE,
         }
+    }
+
+    /// Keeps channel events for `/sync` (a background writer) and prunes old ones.
+    pub fn keep_events(&mut self) {
+        self.recorder = Some(crate::sync::start_recorder(self.store.clone()));
+        crate::sync::start_pruner(self.store.clone());
     }
 
     /// The app a request speaks to, by its API key.

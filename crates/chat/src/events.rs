@@ -39,6 +39,7 @@ impl Chat {
         event: Map<String, Value>,
         personal: Vec<(String, Map<String, Value>)>,
     ) {
+        self.record(app, &event);
         let mut envelope = Envelope::new(app, audiences, &Value::Object(event));
         for (user_id, fields) in personal {
             envelope.personalise(&user_id, &fields);

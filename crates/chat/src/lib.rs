@@ -13,6 +13,7 @@ mod presence;
 mod render;
 pub mod requests;
 mod search;
+pub mod sync;
 mod tasks;
 mod users;
 

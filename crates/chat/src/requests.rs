@@ -303,3 +303,11 @@ pub struct Search {
     pub next: Option<String>,
     pub user_id: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SyncRequest {
+    pub channel_cids: Vec<String>,
+    pub last_sync_at: String,
+    pub user_id: Option<String>,
+}

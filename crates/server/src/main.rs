@@ -160,8 +160,10 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     let hub = Arc::new(Hub::new());
     tokio::spawn(eddy_realtime::run_delivery(hub.clone(), bus.subscribe()));
     let ready = Arc::new(AtomicBool::new(false));
+    let mut chat = Chat::new(store, bus, hub);
+    chat.keep_events();
     let state = AppState {
-        chat: Chat::new(store, bus, hub),
+        chat,
         ready: ready.clone(),
         rate_limiter: Arc::new(eddy_api::RateLimiter::new(config.rate_limit_per_minute)),
         longpoll: Arc::default(),

@@ -558,3 +558,134 @@ async fn a_token_that_expires_on_a_live_socket_ends_it_with_code_40() {
         "closed with a code that makes SDKs reconnect: {close:?}"
     );
 }
+
+#[tokio::test]
+async fn sync_returns_what_an_offline_member_missed_in_order() {
+    let server = start();
+    let users =
+        json!({"users": {"lea": {"id": "lea"}, "max": {"id": "max"}, "nia": {"id": "nia"}}});
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(users),
+    )
+    .await;
+    let create = |members: Value| json!({"data": {"created_by_id": "lea", "members": members}});
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/synced/query",
+        &server_token(),
+        Some(create(json!(["lea", "max"]))),
+    )
+    .await;
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/private/query",
+        &server_token(),
+        Some(create(json!(["lea", "nia"]))),
+    )
+    .await;
+    let since = eddy_now();
+    let send = |text: &str| json!({"message": {"text": text}});
+    let (_, first) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/synced/message",
+        &user_token("lea"),
+        Some(send("one")),
+    )
+    .await;
+    call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/synced/message",
+        &user_token("lea"),
+        Some(send("two")),
+    )
+    .await;
+    let message_id = first["message"]["id"].as_str().expect("id").to_owned();
+    let reaction = json!({"reaction": {"type": "like"}});
+    call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/messages/{message_id}/reaction"),
+        &user_token("lea"),
+        Some(reaction),
+    )
+    .await;
+
+    let request =
+        json!({"channel_cids": ["messaging:synced", "messaging:private"], "last_sync_at": since});
+    // The log is written in the background: poll briefly until the three events are there.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let (status, body) = call(
+            &server,
+            reqwest::Method::POST,
+            "/sync",
+            &user_token("max"),
+            Some(request.clone()),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        events = body["events"].as_array().cloned().unwrap_or_default();
+        if events
+            .iter()
+            .filter(|e| e["cid"] == "messaging:synced")
+            .count()
+            >= 3
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let synced: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["cid"] == "messaging:synced")
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default().to_owned(),
+                e["message"]["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        synced,
+        vec![
+            ("message.new".into(), "one".into()),
+            ("message.new".into(), "two".into()),
+            ("reaction.new".into(), "one".into())
+        ]
+    );
+    let removed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["cid"] == "messaging:private")
+        .collect();
+    assert_eq!(removed.len(), 1, "max is not in the private channel");
+    assert_eq!(removed[0]["type"], "notification.removed_from_channel");
+
+    let (_, listed) = call(
+        &server,
+        reqwest::Method::POST,
+        "/sync?with_inaccessible_cids=true",
+        &user_token("max"),
+        Some(request),
+    )
+    .await;
+    assert_eq!(listed["inaccessible_cids"], json!(["messaging:private"]));
+    let stale =
+        json!({"channel_cids": ["messaging:synced"], "last_sync_at": "2020-01-01T00:00:00Z"});
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/sync",
+        &user_token("max"),
+        Some(stale),
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (400, json!(4)));
+}

@@ -231,7 +231,23 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Vec<Reaction>>;
 }
 
-/// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
-pub trait Store: AppStore + UserStore + ChannelStore + MessageStore {}
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends events in order, in one transaction.
+    async fn append_events(&self, app: AppId, events: &[LoggedEvent]) -> StoreResult<()>;
+    /// Events of these channels after `since`, oldest first, at most `limit`.
+    async fn events_since(
+        &self,
+        app: AppId,
+        cids: &[String],
+        since: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<LoggedEvent>>;
+    /// Deletes events older than `before`; returns how many.
+    async fn prune_events(&self, before: Timestamp) -> StoreResult<u64>;
+}
 
-impl<T: AppStore + UserStore + ChannelStore + MessageStore> Store for T {}
+/// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
+pub trait Store: AppStore + UserStore + ChannelStore + MessageStore + EventLog {}
+
+impl<T: AppStore + UserStore + ChannelStore + MessageStore + EventLog> Store for T {}

@@ -174,3 +174,13 @@ pub struct UnreadChannel {
     pub unread_messages: i64,
     pub last_read: Timestamp,
 }
+
+/// A channel event as kept for `/sync`: the JSON every recipient got, in commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    pub cid: String,
+    pub kind: String,
+    pub created_at: Timestamp,
+    /// The event's JSON object, as sent on sockets (without per-recipient fields).
+    pub body: Document,
+}

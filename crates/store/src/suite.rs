@@ -370,6 +370,74 @@ async fn reactions_summarise_and_replace(store: &dyn Store) {
     assert!(after.reaction_groups.is_empty());
 }
 
+async fn events_are_kept_in_order_per_channel(store: &dyn Store) {
+    let app = store.ensure_app("key-e", "s", "e").await.unwrap().id;
+    let start = Utc::now();
+    let event = |cid: &str, kind: &str, offset: i64| LoggedEvent {
+        cid: cid.into(),
+        kind: kind.into(),
+        created_at: start + Duration::milliseconds(offset),
+        body: json!({"type": kind, "cid": cid, "n": offset})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let events = vec![
+        event("m:a", "message.new", 10),
+        event("m:b", "message.new", 20),
+        event("m:a", "reaction.new", 30),
+    ];
+    store.append_events(app, &events).await.unwrap();
+    let found = store
+        .events_since(app, &["m:a".into()], start, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["message.new", "reaction.new"]
+    );
+    assert_eq!(found[1].body["n"], 30);
+    let later = store
+        .events_since(
+            app,
+            &["m:a".into(), "m:b".into()],
+            start + Duration::milliseconds(15),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 2);
+    assert_eq!(
+        store
+            .events_since(app, &["m:a".into()], start, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = store.ensure_app("key-e2", "s", "e2").await.unwrap().id;
+    assert!(store
+        .events_since(other, &["m:a".into()], start, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        store
+            .prune_events(start + Duration::milliseconds(25))
+            .await
+            .unwrap()
+            >= 2
+    );
+    assert_eq!(
+        store
+            .events_since(app, &["m:a".into()], start, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 async fn channel_queries_filter_and_sort(store: &dyn Store) {
     let app = store.ensure_app("key-q", "s", "q").await.unwrap().id;
     for (name, members) in [
@@ -433,6 +501,7 @@ async fn sqlite_passes_the_store_suite() {
     message_pages_are_ascending_and_bounded(&store).await;
     reactions_summarise_and_replace(&store).await;
     channel_queries_filter_and_sort(&store).await;
+    events_are_kept_in_order_per_channel(&store).await;
 }
 
 #[tokio::test]
@@ -445,6 +514,7 @@ async fn postgres_passes_the_store_suite() {
         message_pages_are_ascending_and_bounded(store).await;
         reactions_summarise_and_replace(store).await;
         channel_queries_filter_and_sort(store).await;
+        events_are_kept_in_order_per_channel(store).await;
     })
     .await;
 }

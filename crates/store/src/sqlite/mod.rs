@@ -1509,3 +1509,70 @@ async fn refresh_reaction_summary(
         .map_err(backend)?;
     message_from_row(&row)
 }
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn append_events(&self, app: AppId, events: &[LoggedEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for event in events {
+            sqlx::query("INSERT INTO events (app_id, cid, type, created_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .bind(app)
+                .bind(&event.cid)
+                .bind(&event.kind)
+                .bind(ts(&event.created_at))
+                .bind(to_json(&event.body)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn events_since(
+        &self,
+        app: AppId,
+        cids: &[String],
+        since: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<LoggedEvent>> {
+        if cids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..cids.len()).map(|i| format!("?{}", i + 4)).collect();
+        let sql = format!(
+            "SELECT cid, type, created_at, body FROM events WHERE app_id = ?1 AND created_at > ?2 AND cid IN ({}) ORDER BY seq LIMIT ?3",
+            list.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(app).bind(ts(&since)).bind(limit);
+        for cid in cids {
+            query = query.bind(cid.as_str());
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let body: String = row.try_get("body").map_err(backend)?;
+                Ok(LoggedEvent {
+                    cid: row.try_get("cid").map_err(backend)?,
+                    kind: row.try_get("type").map_err(backend)?,
+                    created_at: parse_ts(
+                        &row.try_get::<String, _>("created_at").map_err(backend)?,
+                    )?,
+                    body: serde_json::from_str(&body)
+                        .map_err(|e| StoreError::Backend(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_events(&self, before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM events WHERE created_at < ?1")
+            .bind(ts(&before))
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+}
