@@ -1,21 +1,39 @@
-//! Background tasks (`task_id` + `GET /tasks/{id}`): run for real on the runtime, status kept in memory.
+//! Background tasks (`task_id` + `GET /tasks/{id}`): run for real on the runtime, status kept in memory
+//! (the most recent `MAX_KEPT`; older finished tasks are forgotten).
 
 use chrono::Utc;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+
+/// Task states kept for `GET /tasks/{id}`.
+const MAX_KEPT: usize = 10_000;
 
 #[derive(Clone, Default)]
 pub struct TaskRegistry {
-    tasks: Arc<Mutex<HashMap<String, Value>>>,
+    /// States by id, plus ids in creation order for forgetting the oldest.
+    tasks: Arc<Mutex<(HashMap<String, Value>, VecDeque<String>)>>,
 }
 
 impl TaskRegistry {
     fn set(&self, id: &str, value: Value) {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_owned(), value);
+        let mut guard = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        let (states, order) = &mut *guard;
+        if states.insert(id.to_owned(), value).is_none() {
+            order.push_back(id.to_owned());
+        }
+        while order.len() > MAX_KEPT {
+            // Forget the oldest finished task; a pending one stays (and is finished soon).
+            let Some(position) = order
+                .iter()
+                .position(|old| states.get(old).is_some_and(|s| s["status"] != "pending"))
+            else {
+                break;
+            };
+            if let Some(old) = order.remove(position) {
+                states.remove(&old);
+            }
+        }
     }
 
     /// Starts `work` in the background and returns its task id at once.
@@ -52,7 +70,41 @@ impl TaskRegistry {
         self.tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .0
             .get(id)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn settled(registry: &TaskRegistry, id: &str) -> Value {
+        for _ in 0..100 {
+            let state = registry.get(id).unwrap_or(Value::Null);
+            if state["status"] != "pending" {
+                return state;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Value::Null
+    }
+
+    #[tokio::test]
+    async fn tasks_report_their_result_or_error() {
+        let registry = TaskRegistry::default();
+        let ok = registry.spawn(async { Ok(json!({"done": 1})) });
+        let failed = registry.spawn(async { Err("no luck".to_owned()) });
+        assert_eq!(ok.len(), 36);
+        let ok_state = settled(&registry, &ok).await;
+        assert_eq!(
+            (ok_state["status"].clone(), ok_state["result"].clone()),
+            (json!("completed"), json!({"done": 1}))
+        );
+        let failed_state = settled(&registry, &failed).await;
+        assert_eq!(failed_state["status"], "failed");
+        assert_eq!(failed_state["error"]["description"], "no luck");
+        assert!(registry.get("unknown").is_none());
     }
 }
