@@ -9,16 +9,22 @@ use std::sync::{Arc, Mutex};
 /// Task states kept for `GET /tasks/{id}`.
 const MAX_KEPT: usize = 10_000;
 
+/// States by id, plus ids in creation order for forgetting the oldest.
+#[derive(Default)]
+struct TaskStates {
+    states: HashMap<String, Value>,
+    order: VecDeque<String>,
+}
+
 #[derive(Clone, Default)]
 pub struct TaskRegistry {
-    /// States by id, plus ids in creation order for forgetting the oldest.
-    tasks: Arc<Mutex<(HashMap<String, Value>, VecDeque<String>)>>,
+    tasks: Arc<Mutex<TaskStates>>,
 }
 
 impl TaskRegistry {
     fn set(&self, id: &str, value: Value) {
         let mut guard = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        let (states, order) = &mut *guard;
+        let TaskStates { states, order } = &mut *guard;
         if states.insert(id.to_owned(), value).is_none() {
             order.push_back(id.to_owned());
         }
