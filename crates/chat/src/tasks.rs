@@ -76,7 +76,7 @@ impl TaskRegistry {
         self.tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .0
+            .states
             .get(id)
             .cloned()
     }
