@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route("/members", get(query_members))
         .route("/search", get(search))
         .route("/sync", post(sync))
+        .route("/moderation/mute", post(mute_users))
+        .route("/moderation/unmute", post(unmute_users))
+        .route("/moderation/mute/channel", post(mute_channels))
+        .route("/moderation/unmute/channel", post(unmute_channels))
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
@@ -837,6 +841,58 @@ async fn sync(State(state): State<AppState>, context: RequestContext, body: Byte
             watch,
             with_inaccessible,
         )
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn mute_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: MuteUsers = context.body(&body)?;
+    let result = state
+        .chat
+        .mute_users(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn unmute_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: MuteUsers = context.body(&body)?;
+    let result = state
+        .chat
+        .unmute_users(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn mute_channels(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: MuteChannels = context.body(&body)?;
+    let result = state
+        .chat
+        .mute_channels(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn unmute_channels(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: MuteChannels = context.body(&body)?;
+    let result = state
+        .chat
+        .unmute_channels(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
 }

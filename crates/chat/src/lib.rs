@@ -9,6 +9,7 @@ mod channels;
 mod context;
 mod events;
 mod messages;
+mod moderation;
 mod presence;
 mod render;
 pub mod requests;

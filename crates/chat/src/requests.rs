@@ -311,3 +311,23 @@ pub struct SyncRequest {
     pub last_sync_at: String,
     pub user_id: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MuteUsers {
+    pub target_id: Option<String>,
+    pub target_ids: Vec<String>,
+    /// Minutes.
+    pub timeout: Option<i64>,
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MuteChannels {
+    pub channel_cid: Option<String>,
+    pub channel_cids: Vec<String>,
+    /// Milliseconds.
+    pub expiration: Option<i64>,
+    pub user_id: Option<String>,
+}

@@ -592,8 +592,9 @@ impl Chat {
     pub async fn own_user(&self, app: AppId, user: &User) -> Value {
         let mut me = render::user(user, true);
         if let Value::Object(fields) = &mut me {
-            fields.insert("mutes".into(), json!([]));
-            fields.insert("channel_mutes".into(), json!([]));
+            let (mutes, channel_mutes) = self.rendered_mutes(app, user).await;
+            fields.insert("mutes".into(), Value::Array(mutes));
+            fields.insert("channel_mutes".into(), Value::Array(channel_mutes));
             fields.insert("devices".into(), json!([]));
             fields.insert(
                 "invisible".into(),

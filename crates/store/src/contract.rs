@@ -232,6 +232,21 @@ pub trait MessageStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait MuteStore: Send + Sync {
+    /// Creates or renews mutes (a renewal keeps `created_at` and takes the new expiry).
+    async fn put_mutes(&self, app: AppId, mutes: &[Mute]) -> StoreResult<()>;
+    async fn remove_mutes(
+        &self,
+        app: AppId,
+        user_id: &str,
+        target: MuteTarget,
+        target_ids: &[String],
+    ) -> StoreResult<()>;
+    /// The user's mutes that have not expired at `now`.
+    async fn mutes(&self, app: AppId, user_id: &str, now: Timestamp) -> StoreResult<Vec<Mute>>;
+}
+
+#[async_trait]
 pub trait EventLog: Send + Sync {
     /// Appends events in order, in one transaction.
     async fn append_events(&self, app: AppId, events: &[LoggedEvent]) -> StoreResult<()>;
@@ -248,6 +263,6 @@ pub trait EventLog: Send + Sync {
 }
 
 /// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
-pub trait Store: AppStore + UserStore + ChannelStore + MessageStore + EventLog {}
+pub trait Store: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + EventLog {}
 
-impl<T: AppStore + UserStore + ChannelStore + MessageStore + EventLog> Store for T {}
+impl<T: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + EventLog> Store for T {}

@@ -9,5 +9,7 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
-pub use contract::{AppStore, ChannelStore, EventLog, MessageStore, Store, StoreError, UserStore};
+pub use contract::{
+    AppStore, ChannelStore, EventLog, MessageStore, MuteStore, Store, StoreError, UserStore,
+};
 pub use model::*;

@@ -184,3 +184,30 @@ pub struct LoggedEvent {
     /// The event's JSON object, as sent on sockets (without per-recipient fields).
     pub body: Document,
 }
+
+/// What a mute silences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MuteTarget {
+    User,
+    Channel,
+}
+
+impl MuteTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MuteTarget::User => "user",
+            MuteTarget::Channel => "channel",
+        }
+    }
+}
+
+/// One mute: `user_id` muted `target_id` (a user id or a cid), possibly until `expires_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mute {
+    pub user_id: String,
+    pub target: MuteTarget,
+    pub target_id: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}

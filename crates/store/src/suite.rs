@@ -438,6 +438,60 @@ async fn events_are_kept_in_order_per_channel(store: &dyn Store) {
     );
 }
 
+async fn mutes_are_renewed_listed_until_expiry_and_removed(store: &dyn Store) {
+    let app = store.ensure_app("key-mu", "s", "mu").await.unwrap().id;
+    let now = Utc::now();
+    let mute = |target: MuteTarget, id: &str, expires: Option<i64>| Mute {
+        user_id: "alice".into(),
+        target,
+        target_id: id.into(),
+        created_at: now,
+        updated_at: now,
+        expires_at: expires.map(|s| now + Duration::seconds(s)),
+    };
+    store
+        .put_mutes(
+            app,
+            &[
+                mute(MuteTarget::User, "bob", None),
+                mute(MuteTarget::Channel, "m:x", Some(60)),
+                mute(MuteTarget::User, "old", Some(-1)),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .put_mutes(app, &[mute(MuteTarget::User, "bob", Some(120))])
+        .await
+        .unwrap();
+    let listed = store.mutes(app, "alice", now).await.unwrap();
+    let targets: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|m| (m.target.as_str(), m.target_id.as_str()))
+        .collect();
+    assert_eq!(
+        targets.len(),
+        2,
+        "the expired mute is not listed: {targets:?}"
+    );
+    assert!(targets.contains(&("user", "bob")) && targets.contains(&("channel", "m:x")));
+    assert!(
+        listed
+            .iter()
+            .find(|m| m.target_id == "bob")
+            .unwrap()
+            .expires_at
+            .is_some(),
+        "renewal took the new expiry"
+    );
+    store
+        .remove_mutes(app, "alice", MuteTarget::User, &["bob".into()])
+        .await
+        .unwrap();
+    assert_eq!(store.mutes(app, "alice", now).await.unwrap().len(), 1);
+    assert!(store.mutes(app, "bob", now).await.unwrap().is_empty());
+}
+
 async fn channel_queries_filter_and_sort(store: &dyn Store) {
     let app = store.ensure_app("key-q", "s", "q").await.unwrap().id;
     for (name, members) in [
@@ -502,6 +556,7 @@ async fn sqlite_passes_the_store_suite() {
     reactions_summarise_and_replace(&store).await;
     channel_queries_filter_and_sort(&store).await;
     events_are_kept_in_order_per_channel(&store).await;
+    mutes_are_renewed_listed_until_expiry_and_removed(&store).await;
 }
 
 #[tokio::test]
@@ -515,6 +570,7 @@ async fn postgres_passes_the_store_suite() {
         reactions_summarise_and_replace(store).await;
         channel_queries_filter_and_sort(store).await;
         events_are_kept_in_order_per_channel(store).await;
+        mutes_are_renewed_listed_until_expiry_and_removed(store).await;
     })
     .await;
 }

@@ -516,3 +516,95 @@ impl EventLog for PostgresStore {
         Ok(done.rows_affected())
     }
 }
+
+fn mute_from_parts(
+    user_id: String,
+    kind: String,
+    target_id: String,
+    created_at: String,
+    updated_at: String,
+    expires_at: Option<String>,
+) -> StoreResult<Mute> {
+    Ok(Mute {
+        user_id,
+        target: if kind == "channel" {
+            MuteTarget::Channel
+        } else {
+            MuteTarget::User
+        },
+        target_id,
+        created_at: parse_ts(&created_at)?,
+        updated_at: parse_ts(&updated_at)?,
+        expires_at: expires_at.map(|t| parse_ts(&t)).transpose()?,
+    })
+}
+
+#[async_trait]
+impl MuteStore for PostgresStore {
+    async fn put_mutes(&self, app: AppId, mutes: &[Mute]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for mute in mutes {
+            sqlx::query(
+                "INSERT INTO mutes (app_id, user_id, target_kind, target_id, created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (app_id, user_id, target_kind, target_id) DO UPDATE SET updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+            )
+            .bind(app)
+            .bind(&mute.user_id)
+            .bind(mute.target.as_str())
+            .bind(&mute.target_id)
+            .bind(ts(&mute.created_at))
+            .bind(ts(&mute.updated_at))
+            .bind(mute.expires_at.as_ref().map(ts))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn remove_mutes(
+        &self,
+        app: AppId,
+        user_id: &str,
+        target: MuteTarget,
+        target_ids: &[String],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for target_id in target_ids {
+            sqlx::query("DELETE FROM mutes WHERE app_id = $1 AND user_id = $2 AND target_kind = $3 AND target_id = $4")
+                .bind(app)
+                .bind(user_id)
+                .bind(target.as_str())
+                .bind(target_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn mutes(&self, app: AppId, user_id: &str, now: Timestamp) -> StoreResult<Vec<Mute>> {
+        let rows = sqlx::query(
+            "SELECT user_id, target_kind, target_id, created_at, updated_at, expires_at FROM mutes
+             WHERE app_id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3) ORDER BY created_at, target_id",
+        )
+        .bind(app)
+        .bind(user_id)
+        .bind(ts(&now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                mute_from_parts(
+                    row.try_get(0).map_err(backend)?,
+                    row.try_get(1).map_err(backend)?,
+                    row.try_get(2).map_err(backend)?,
+                    row.try_get(3).map_err(backend)?,
+                    row.try_get(4).map_err(backend)?,
+                    row.try_get(5).map_err(backend)?,
+                )
+            })
+            .collect()
+    }
+}

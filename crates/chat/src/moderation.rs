@@ -1,0 +1,298 @@
+//! Mutes: users muting users (`me.mutes`) and channels (`me.channel_mutes`), with optional expiry.
+
+use crate::events::user_event;
+use crate::render;
+use crate::requests::{MuteChannels, MuteUsers};
+use crate::{store_error, Actor, Chat, ChatResult};
+use chrono::{Duration, Utc};
+use eddy_bus::Audience;
+use eddy_core::Cid;
+use eddy_protocol::ApiError;
+use eddy_store::{AppId, Mute, MuteTarget, User};
+use serde_json::{json, Map, Value};
+
+const MAX_TARGETS: usize = 25;
+
+fn targets(
+    single: &Option<String>,
+    many: &[String],
+    what: &str,
+    operation: &'static str,
+) -> ChatResult<Vec<String>> {
+    let mut all: Vec<String> = many.to_vec();
+    all.extend(single.iter().cloned());
+    all.sort();
+    all.dedup();
+    if all.is_empty() || all.len() > MAX_TARGETS {
+        return Err(
+            ApiError::input(format!("name 1 to {MAX_TARGETS} {what}")).in_operation(operation)
+        );
+    }
+    Ok(all)
+}
+
+impl Chat {
+    /// Mute objects as `me` and mute responses carry them.
+    pub(crate) async fn rendered_mutes(&self, app: AppId, user: &User) -> (Vec<Value>, Vec<Value>) {
+        let mutes = self
+            .store
+            .mutes(app, &user.id, Utc::now())
+            .await
+            .unwrap_or_default();
+        let user_ids: Vec<String> = mutes
+            .iter()
+            .filter(|m| m.target == MuteTarget::User)
+            .map(|m| m.target_id.clone())
+            .collect();
+        let cids: Vec<String> = mutes
+            .iter()
+            .filter(|m| m.target == MuteTarget::Channel)
+            .map(|m| m.target_id.clone())
+            .collect();
+        let mut ids = user_ids.clone();
+        ids.push(user.id.clone());
+        let users = match self.load_users(app, ids).await {
+            Ok(users) => users,
+            Err(_) => return (Vec::new(), Vec::new()),
+        };
+        let channels = self.store.channels(app, &cids).await.unwrap_or_default();
+        let me = render::user(user, self.hub.is_online(app, &user.id));
+        let mut user_mutes = Vec::new();
+        let mut channel_mutes = Vec::new();
+        for mute in &mutes {
+            let mut object = Map::new();
+            object.insert("user".into(), me.clone());
+            object.insert(
+                "created_at".into(),
+                json!(eddy_protocol::time::format(&mute.created_at)),
+            );
+            object.insert(
+                "updated_at".into(),
+                json!(eddy_protocol::time::format(&mute.updated_at)),
+            );
+            if let Some(expires) = &mute.expires_at {
+                object.insert(
+                    "expires".into(),
+                    json!(eddy_protocol::time::format(expires)),
+                );
+            }
+            match mute.target {
+                MuteTarget::User => {
+                    object.insert("target".into(), users.get(&mute.target_id));
+                    user_mutes.push(Value::Object(object));
+                }
+                MuteTarget::Channel => {
+                    let Some(channel) = channels.iter().find(|c| c.cid == mute.target_id) else {
+                        continue;
+                    };
+                    let config = self
+                        .channel_type_config(app, &channel.kind, "MuteChannel")
+                        .await
+                        .unwrap_or_default();
+                    object.insert(
+                        "channel".into(),
+                        render::channel(channel, &config, &users, None),
+                    );
+                    channel_mutes.push(Value::Object(object));
+                }
+            }
+        }
+        (user_mutes, channel_mutes)
+    }
+
+    async fn announce_mutes(&self, app: AppId, user: &User, kind: &str) -> Value {
+        let me = self.own_user(app, user).await;
+        let mut event = user_event(kind);
+        event.insert("me".into(), me.clone());
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user.id.clone()],
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        me
+    }
+
+    /// `POST /moderation/mute`: `timeout` is in minutes.
+    pub async fn mute_users(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: MuteUsers,
+    ) -> ChatResult<Value> {
+        const OP: &str = "MuteUser";
+        let user = self
+            .required_user(app, actor, request.user_id.as_deref(), None, OP)
+            .await?;
+        let ids = targets(&request.target_id, &request.target_ids, "users to mute", OP)?;
+        if ids.contains(&user.id) {
+            return Err(ApiError::input("a user cannot mute themselves").in_operation(OP));
+        }
+        let found = self.store.users(app, &ids).await.map_err(store_error(OP))?;
+        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|u| &u.id == *id)) {
+            return Err(
+                ApiError::not_found(format!("user {missing} does not exist")).in_operation(OP),
+            );
+        }
+        let now = Utc::now();
+        let expires_at = match request.timeout {
+            Some(minutes) if minutes <= 0 => {
+                return Err(
+                    ApiError::input("timeout must be a positive number of minutes")
+                        .in_operation(OP),
+                )
+            }
+            Some(minutes) => Some(now + Duration::minutes(minutes)),
+            None => None,
+        };
+        let mutes: Vec<Mute> = ids
+            .iter()
+            .map(|id| Mute {
+                user_id: user.id.clone(),
+                target: MuteTarget::User,
+                target_id: id.clone(),
+                created_at: now,
+                updated_at: now,
+                expires_at,
+            })
+            .collect();
+        self.store
+            .put_mutes(app, &mutes)
+            .await
+            .map_err(store_error(OP))?;
+        let me = self
+            .announce_mutes(app, &user, "notification.mutes_updated")
+            .await;
+        let listed: Vec<Value> = me["mutes"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| ids.iter().any(|id| m["target"]["id"] == json!(id)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(
+            json!({ "mute": listed.first().cloned().unwrap_or(Value::Null), "mutes": listed, "own_user": me }),
+        )
+    }
+
+    pub async fn unmute_users(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: MuteUsers,
+    ) -> ChatResult<Value> {
+        const OP: &str = "UnmuteUser";
+        let user = self
+            .required_user(app, actor, request.user_id.as_deref(), None, OP)
+            .await?;
+        let ids = targets(
+            &request.target_id,
+            &request.target_ids,
+            "users to unmute",
+            OP,
+        )?;
+        self.store
+            .remove_mutes(app, &user.id, MuteTarget::User, &ids)
+            .await
+            .map_err(store_error(OP))?;
+        self.announce_mutes(app, &user, "notification.mutes_updated")
+            .await;
+        Ok(json!({}))
+    }
+
+    /// `POST /moderation/mute/channel`: `expiration` is in milliseconds.
+    pub async fn mute_channels(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: MuteChannels,
+    ) -> ChatResult<Value> {
+        const OP: &str = "MuteChannel";
+        let user = self
+            .required_user(app, actor, request.user_id.as_deref(), None, OP)
+            .await?;
+        let cids = targets(
+            &request.channel_cid,
+            &request.channel_cids,
+            "channels to mute",
+            OP,
+        )?;
+        for cid in &cids {
+            Cid::parse(cid).map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
+            let context = self.channel_context(app, cid, Some(&user), OP).await?;
+            let owner = context.channel.created_by.as_deref() == Some(user.id.as_str());
+            self.require(&context, actor, Some(&user), "mute-channel", owner, OP)?;
+        }
+        let now = Utc::now();
+        let expires_at = match request.expiration {
+            Some(ms) if ms <= 0 => {
+                return Err(
+                    ApiError::input("expiration must be a positive number of milliseconds")
+                        .in_operation(OP),
+                )
+            }
+            Some(ms) => Some(now + Duration::milliseconds(ms)),
+            None => None,
+        };
+        let mutes: Vec<Mute> = cids
+            .iter()
+            .map(|cid| Mute {
+                user_id: user.id.clone(),
+                target: MuteTarget::Channel,
+                target_id: cid.clone(),
+                created_at: now,
+                updated_at: now,
+                expires_at,
+            })
+            .collect();
+        self.store
+            .put_mutes(app, &mutes)
+            .await
+            .map_err(store_error(OP))?;
+        let me = self
+            .announce_mutes(app, &user, "notification.channel_mutes_updated")
+            .await;
+        let listed: Vec<Value> = me["channel_mutes"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| cids.iter().any(|cid| m["channel"]["cid"] == json!(cid)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(
+            json!({ "channel_mute": listed.first().cloned().unwrap_or(Value::Null), "channel_mutes": listed, "own_user": me }),
+        )
+    }
+
+    pub async fn unmute_channels(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        request: MuteChannels,
+    ) -> ChatResult<Value> {
+        const OP: &str = "UnmuteChannel";
+        let user = self
+            .required_user(app, actor, request.user_id.as_deref(), None, OP)
+            .await?;
+        let cids = targets(
+            &request.channel_cid,
+            &request.channel_cids,
+            "channels to unmute",
+            OP,
+        )?;
+        self.store
+            .remove_mutes(app, &user.id, MuteTarget::Channel, &cids)
+            .await
+            .map_err(store_error(OP))?;
+        self.announce_mutes(app, &user, "notification.channel_mutes_updated")
+            .await;
+        Ok(json!({}))
+    }
+}
