@@ -166,10 +166,17 @@ impl MessageStore for PostgresStore {
                 .map_err(backend)?;
         }
         if counts_as_unread {
-            sqlx::query("UPDATE members SET unread_messages = unread_messages + 1 WHERE app_id = $1 AND cid = $2 AND user_id <> $3")
+            // Members who muted the channel or the author do not count it.
+            sqlx::query(
+                "UPDATE members SET unread_messages = unread_messages + 1 WHERE app_id = $1 AND cid = $2 AND user_id <> $3
+                   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = $1 AND mu.user_id = members.user_id
+                     AND ((mu.target_kind = 'channel' AND mu.target_id = $2) OR (mu.target_kind = 'user' AND mu.target_id = $3))
+                     AND (mu.expires_at IS NULL OR mu.expires_at > $4))",
+            )
                 .bind(app)
                 .bind(&message.cid)
                 .bind(&message.user_id)
+                .bind(&created)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -187,9 +194,16 @@ impl MessageStore for PostgresStore {
         }
         let mut unhidden = Vec::new();
         if unhide && in_channel {
-            let rows = sqlx::query("UPDATE members SET hidden = FALSE WHERE app_id = $1 AND cid = $2 AND hidden RETURNING user_id")
+            // A member who muted the channel keeps it hidden.
+            let rows = sqlx::query(
+                "UPDATE members SET hidden = FALSE WHERE app_id = $1 AND cid = $2 AND hidden
+                   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = $1 AND mu.user_id = members.user_id
+                     AND mu.target_kind = 'channel' AND mu.target_id = $2 AND (mu.expires_at IS NULL OR mu.expires_at > $3))
+                 RETURNING user_id",
+            )
                 .bind(app)
                 .bind(&message.cid)
+                .bind(&created)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend)?;

@@ -1121,7 +1121,10 @@ impl MessageStore for SqliteStore {
         if counts_as_unread || in_channel {
             sqlx::query(
                 "UPDATE members SET
-                   unread_messages = CASE WHEN user_id = ?1 THEN (CASE WHEN ?2 THEN 0 ELSE unread_messages END) ELSE unread_messages + ?3 END,
+                   unread_messages = CASE WHEN user_id = ?1 THEN (CASE WHEN ?2 THEN 0 ELSE unread_messages END)
+                     ELSE unread_messages + (CASE WHEN EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = ?6 AND mu.user_id = members.user_id
+                       AND ((mu.target_kind = 'channel' AND mu.target_id = ?7) OR (mu.target_kind = 'user' AND mu.target_id = ?1))
+                       AND (mu.expires_at IS NULL OR mu.expires_at > ?4)) THEN 0 ELSE ?3 END) END,
                    last_read = CASE WHEN user_id = ?1 AND ?2 THEN ?4 ELSE last_read END,
                    last_read_message_id = CASE WHEN user_id = ?1 AND ?2 THEN ?5 ELSE last_read_message_id END,
                    first_unread_message_id = CASE WHEN user_id = ?1 AND ?2 THEN NULL ELSE first_unread_message_id END
@@ -1140,9 +1143,16 @@ impl MessageStore for SqliteStore {
         }
         let mut unhidden = Vec::new();
         if unhide && in_channel {
-            let rows = sqlx::query("UPDATE members SET hidden = 0 WHERE app_id = ?1 AND cid = ?2 AND hidden = 1 RETURNING user_id")
+            // A member who muted the channel keeps it hidden.
+            let rows = sqlx::query(
+                "UPDATE members SET hidden = 0 WHERE app_id = ?1 AND cid = ?2 AND hidden = 1
+                   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = ?1 AND mu.user_id = members.user_id
+                     AND mu.target_kind = 'channel' AND mu.target_id = ?2 AND (mu.expires_at IS NULL OR mu.expires_at > ?3))
+                 RETURNING user_id",
+            )
                 .bind(app)
                 .bind(&message.cid)
+                .bind(&created)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend)?;
