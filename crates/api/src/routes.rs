@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route("/members", get(query_members))
         .route("/search", get(search))
         .route("/sync", post(sync))
+        .route(
+            "/devices",
+            post(create_device).get(list_devices).delete(delete_device),
+        )
         .route("/moderation/mute", post(mute_users))
         .route("/moderation/unmute", post(unmute_users))
         .route("/moderation/mute/channel", post(mute_channels))
@@ -895,6 +899,46 @@ async fn unmute_channels(
         .unmute_channels(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
+}
+
+async fn create_device(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: CreateDevice = context.body(&body)?;
+    let result = state
+        .chat
+        .create_device(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn list_devices(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let result = state
+        .chat
+        .list_devices(context.app.id, &context.actor, context.param("user_id"))
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn delete_device(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let id = context
+        .param("id")
+        .ok_or_else(|| {
+            context.fail(ApiError::input("id is required").in_operation("DeleteDevice"))
+        })?
+        .to_owned();
+    let result = state
+        .chat
+        .delete_device(
+            context.app.id,
+            &context.actor,
+            &id,
+            context.param("user_id"),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn unread_counts(State(state): State<AppState>, context: RequestContext) -> Outcome {

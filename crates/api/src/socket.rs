@@ -114,12 +114,18 @@ pub(crate) async fn admit(
                 user.id
             ),
         )),
-        Actor::User(user) => Ok((
-            app.id,
-            state.chat.connect_user(app.id, *user, &details).await?,
-            false,
-            expires_at,
-        )),
+        Actor::User(user) => {
+            let user = state.chat.connect_user(app.id, *user, &details).await?;
+            // A `device` in the connect request registers it; a bad one is logged, not fatal.
+            if let Some(device) = payload.get("device").cloned() {
+                let request = serde_json::from_value(device).unwrap_or_default();
+                let actor = Actor::User(Box::new(user.clone()));
+                if let Err(error) = state.chat.create_device(app.id, &actor, request).await {
+                    tracing::debug!(%error, user_id = %user.id, "connect-time device not registered");
+                }
+            }
+            Ok((app.id, user, false, expires_at))
+        }
         Actor::Server => {
             let existing = state.chat.authenticate_user(&app, &user_id, None).await?;
             Ok((

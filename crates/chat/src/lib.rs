@@ -7,6 +7,7 @@ mod apps;
 mod caches;
 mod channels;
 mod context;
+mod devices;
 mod events;
 mod messages;
 mod moderation;

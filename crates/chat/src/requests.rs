@@ -331,3 +331,12 @@ pub struct MuteChannels {
     pub expiration: Option<i64>,
     pub user_id: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateDevice {
+    pub id: String,
+    pub push_provider: String,
+    pub push_provider_name: Option<String>,
+    pub user_id: Option<String>,
+}

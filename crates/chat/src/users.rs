@@ -595,7 +595,11 @@ impl Chat {
             let (mutes, channel_mutes) = self.rendered_mutes(app, user).await;
             fields.insert("mutes".into(), Value::Array(mutes));
             fields.insert("channel_mutes".into(), Value::Array(channel_mutes));
-            fields.insert("devices".into(), json!([]));
+            let devices = self.store.devices(app, &user.id).await.unwrap_or_default();
+            fields.insert(
+                "devices".into(),
+                Value::Array(devices.iter().map(crate::devices::device_json).collect()),
+            );
             fields.insert(
                 "invisible".into(),
                 json!(user

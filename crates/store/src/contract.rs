@@ -247,6 +247,15 @@ pub trait MuteStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Registers a device; registering the same id again changes nothing (it keeps its first owner).
+    async fn add_device(&self, app: AppId, device: &Device) -> StoreResult<()>;
+    async fn devices(&self, app: AppId, user_id: &str) -> StoreResult<Vec<Device>>;
+    /// Removes a user's device; `NotFound` if that user has no such device.
+    async fn delete_device(&self, app: AppId, user_id: &str, id: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
 pub trait EventLog: Send + Sync {
     /// Appends events in order, in one transaction.
     async fn append_events(&self, app: AppId, events: &[LoggedEvent]) -> StoreResult<()>;
@@ -263,6 +272,13 @@ pub trait EventLog: Send + Sync {
 }
 
 /// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
-pub trait Store: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + EventLog {}
+pub trait Store:
+    AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog
+{
+}
 
-impl<T: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + EventLog> Store for T {}
+impl<
+        T: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog,
+    > Store for T
+{
+}

@@ -211,3 +211,13 @@ pub struct Mute {
     pub updated_at: Timestamp,
     pub expires_at: Option<Timestamp>,
 }
+
+/// A push device of a user (the id is the provider's token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub id: String,
+    pub user_id: String,
+    pub push_provider: String,
+    pub push_provider_name: Option<String>,
+    pub created_at: Timestamp,
+}

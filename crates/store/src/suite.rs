@@ -492,6 +492,43 @@ async fn mutes_are_renewed_listed_until_expiry_and_removed(store: &dyn Store) {
     assert!(store.mutes(app, "bob", now).await.unwrap().is_empty());
 }
 
+async fn devices_are_registered_once_listed_and_deleted(store: &dyn Store) {
+    let app = store.ensure_app("key-dv", "s", "dv").await.unwrap().id;
+    let device = |id: &str, user: &str| Device {
+        id: id.into(),
+        user_id: user.into(),
+        push_provider: "firebase".into(),
+        push_provider_name: None,
+        created_at: Utc::now(),
+    };
+    store
+        .add_device(app, &device("token-1", "alice"))
+        .await
+        .unwrap();
+    store
+        .add_device(app, &device("token-1", "alice"))
+        .await
+        .unwrap();
+    store
+        .add_device(app, &device("token-2", "alice"))
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .devices(app, "alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(listed, ["token-1", "token-2"]);
+    assert!(matches!(
+        store.delete_device(app, "bob", "token-1").await,
+        Err(crate::StoreError::NotFound)
+    ));
+    store.delete_device(app, "alice", "token-1").await.unwrap();
+    assert_eq!(store.devices(app, "alice").await.unwrap().len(), 1);
+}
+
 async fn channel_queries_filter_and_sort(store: &dyn Store) {
     let app = store.ensure_app("key-q", "s", "q").await.unwrap().id;
     for (name, members) in [
@@ -557,6 +594,7 @@ async fn sqlite_passes_the_store_suite() {
     channel_queries_filter_and_sort(&store).await;
     events_are_kept_in_order_per_channel(&store).await;
     mutes_are_renewed_listed_until_expiry_and_removed(&store).await;
+    devices_are_registered_once_listed_and_deleted(&store).await;
 }
 
 #[tokio::test]
@@ -571,6 +609,7 @@ async fn postgres_passes_the_store_suite() {
         channel_queries_filter_and_sort(store).await;
         events_are_kept_in_order_per_channel(store).await;
         mutes_are_renewed_listed_until_expiry_and_removed(store).await;
+        devices_are_registered_once_listed_and_deleted(store).await;
     })
     .await;
 }

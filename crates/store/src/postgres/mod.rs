@@ -608,3 +608,60 @@ impl MuteStore for PostgresStore {
             .collect()
     }
 }
+
+#[async_trait]
+impl DeviceStore for PostgresStore {
+    async fn add_device(&self, app: AppId, device: &Device) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO devices (app_id, id, user_id, push_provider, push_provider_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (app_id, id) DO NOTHING",
+        )
+        .bind(app)
+        .bind(&device.id)
+        .bind(&device.user_id)
+        .bind(&device.push_provider)
+        .bind(&device.push_provider_name)
+        .bind(ts(&device.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn devices(&self, app: AppId, user_id: &str) -> StoreResult<Vec<Device>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, push_provider, push_provider_name, created_at FROM devices WHERE app_id = $1 AND user_id = $2 ORDER BY created_at, id",
+        )
+        .bind(app)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Device {
+                    id: row.try_get(0).map_err(backend)?,
+                    user_id: row.try_get(1).map_err(backend)?,
+                    push_provider: row.try_get(2).map_err(backend)?,
+                    push_provider_name: row.try_get(3).map_err(backend)?,
+                    created_at: parse_ts(&row.try_get::<String, _>(4).map_err(backend)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_device(&self, app: AppId, user_id: &str, id: &str) -> StoreResult<()> {
+        let done =
+            sqlx::query("DELETE FROM devices WHERE app_id = $1 AND user_id = $2 AND id = $3")
+                .bind(app)
+                .bind(user_id)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
