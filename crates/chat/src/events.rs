@@ -62,31 +62,26 @@ impl Chat {
             .unwrap_or_default();
         totals
             .into_iter()
-            .map(|(user_id, total, channels)| {
-                let mut counts = Map::new();
-                counts.insert("total_unread_count".into(), json!(total));
-                counts.insert("unread_count".into(), json!(total));
-                counts.insert("unread_channels".into(), json!(channels));
-                counts.insert("unread_threads".into(), json!(0));
-                (user_id, counts)
-            })
+            .map(|(user_id, total, channels)| (user_id, unread_fields(total, channels)))
             .collect()
     }
 
-    /// A user's unread totals as events and `me` carry them.
+    /// A user's unread totals as events and `me` carry them (zero for a user in no channel).
     pub(crate) async fn unread_totals(&self, app: AppId, user_id: &str) -> Map<String, Value> {
-        let channels = self
-            .store
-            .unread_channels(app, user_id)
+        self.unread_totals_for(app, &[user_id.to_owned()])
             .await
-            .unwrap_or_default();
-        let total: i64 = channels.iter().map(|c| c.unread_messages).sum();
-        let unread_channels = channels.iter().filter(|c| c.unread_messages > 0).count();
-        let mut counts = Map::new();
-        counts.insert("total_unread_count".into(), json!(total));
-        counts.insert("unread_count".into(), json!(total));
-        counts.insert("unread_channels".into(), json!(unread_channels));
-        counts.insert("unread_threads".into(), json!(0));
-        counts
+            .pop()
+            .map(|(_, fields)| fields)
+            .unwrap_or_else(|| unread_fields(0, 0))
     }
+}
+
+/// The unread counters events and `me` carry; `unread_count` is Stream's legacy alias of the total.
+fn unread_fields(total: i64, channels: i64) -> Map<String, Value> {
+    let mut counts = Map::new();
+    counts.insert("total_unread_count".into(), json!(total));
+    counts.insert("unread_count".into(), json!(total));
+    counts.insert("unread_channels".into(), json!(channels));
+    counts.insert("unread_threads".into(), json!(0));
+    counts
 }

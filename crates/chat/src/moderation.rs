@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use eddy_bus::Audience;
 use eddy_core::Cid;
 use eddy_protocol::ApiError;
-use eddy_store::{AppId, Mute, MuteTarget, User};
+use eddy_store::{AppId, Mute, MuteTarget, Timestamp, User};
 use serde_json::{json, Map, Value};
 
 const MAX_TARGETS: usize = 25;
@@ -100,7 +100,11 @@ impl Chat {
         (user_mutes, channel_mutes)
     }
 
-    async fn announce_mutes(&self, app: AppId, user: &User, kind: &str) -> Value {
+    async fn announce_mutes(&self, app: AppId, user: &User, target: MuteTarget) -> Value {
+        let kind = match target {
+            MuteTarget::User => "notification.mutes_updated",
+            MuteTarget::Channel => "notification.channel_mutes_updated",
+        };
         let me = self.own_user(app, user).await;
         let mut event = user_event(kind);
         event.insert("me".into(), me.clone());
@@ -114,6 +118,51 @@ impl Chat {
         )
         .await;
         me
+    }
+
+    /// Stores `user`'s mutes of `ids` until `expires_at` and announces the new lists; returns `me`.
+    async fn put_mutes(
+        &self,
+        app: AppId,
+        user: &User,
+        target: MuteTarget,
+        ids: &[String],
+        expires_at: Option<Timestamp>,
+        operation: &'static str,
+    ) -> ChatResult<Value> {
+        let now = Utc::now();
+        let mutes: Vec<Mute> = ids
+            .iter()
+            .map(|id| Mute {
+                user_id: user.id.clone(),
+                target,
+                target_id: id.clone(),
+                created_at: now,
+                updated_at: now,
+                expires_at,
+            })
+            .collect();
+        self.store
+            .put_mutes(app, &mutes)
+            .await
+            .map_err(store_error(operation))?;
+        Ok(self.announce_mutes(app, user, target).await)
+    }
+
+    async fn remove_mutes(
+        &self,
+        app: AppId,
+        user: &User,
+        target: MuteTarget,
+        ids: &[String],
+        operation: &'static str,
+    ) -> ChatResult<Value> {
+        self.store
+            .remove_mutes(app, &user.id, target, ids)
+            .await
+            .map_err(store_error(operation))?;
+        self.announce_mutes(app, user, target).await;
+        Ok(json!({}))
     }
 
     /// `POST /moderation/mute`: `timeout` is in minutes.
@@ -137,44 +186,16 @@ impl Chat {
                 ApiError::not_found(format!("user {missing} does not exist")).in_operation(OP),
             );
         }
-        let now = Utc::now();
-        let expires_at = match request.timeout {
-            Some(minutes) if minutes <= 0 => {
-                return Err(
-                    ApiError::input("timeout must be a positive number of minutes")
-                        .in_operation(OP),
-                )
-            }
-            Some(minutes) => Some(now + Duration::minutes(minutes)),
-            None => None,
-        };
-        let mutes: Vec<Mute> = ids
-            .iter()
-            .map(|id| Mute {
-                user_id: user.id.clone(),
-                target: MuteTarget::User,
-                target_id: id.clone(),
-                created_at: now,
-                updated_at: now,
-                expires_at,
-            })
-            .collect();
-        self.store
-            .put_mutes(app, &mutes)
-            .await
-            .map_err(store_error(OP))?;
+        let expires_at = expiry(
+            request.timeout,
+            Duration::minutes,
+            "timeout must be a positive number of minutes",
+            OP,
+        )?;
         let me = self
-            .announce_mutes(app, &user, "notification.mutes_updated")
-            .await;
-        let listed: Vec<Value> = me["mutes"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter(|m| ids.iter().any(|id| m["target"]["id"] == json!(id)))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+            .put_mutes(app, &user, MuteTarget::User, &ids, expires_at, OP)
+            .await?;
+        let listed = entries_for(&me, "mutes", "/target/id", &ids);
         Ok(
             json!({ "mute": listed.first().cloned().unwrap_or(Value::Null), "mutes": listed, "own_user": me }),
         )
@@ -196,13 +217,8 @@ impl Chat {
             "users to unmute",
             OP,
         )?;
-        self.store
-            .remove_mutes(app, &user.id, MuteTarget::User, &ids)
+        self.remove_mutes(app, &user, MuteTarget::User, &ids, OP)
             .await
-            .map_err(store_error(OP))?;
-        self.announce_mutes(app, &user, "notification.mutes_updated")
-            .await;
-        Ok(json!({}))
     }
 
     /// `POST /moderation/mute/channel`: `expiration` is in milliseconds.
@@ -228,44 +244,16 @@ impl Chat {
             let owner = context.channel.created_by.as_deref() == Some(user.id.as_str());
             self.require(&context, actor, Some(&user), "mute-channel", owner, OP)?;
         }
-        let now = Utc::now();
-        let expires_at = match request.expiration {
-            Some(ms) if ms <= 0 => {
-                return Err(
-                    ApiError::input("expiration must be a positive number of milliseconds")
-                        .in_operation(OP),
-                )
-            }
-            Some(ms) => Some(now + Duration::milliseconds(ms)),
-            None => None,
-        };
-        let mutes: Vec<Mute> = cids
-            .iter()
-            .map(|cid| Mute {
-                user_id: user.id.clone(),
-                target: MuteTarget::Channel,
-                target_id: cid.clone(),
-                created_at: now,
-                updated_at: now,
-                expires_at,
-            })
-            .collect();
-        self.store
-            .put_mutes(app, &mutes)
-            .await
-            .map_err(store_error(OP))?;
+        let expires_at = expiry(
+            request.expiration,
+            Duration::milliseconds,
+            "expiration must be a positive number of milliseconds",
+            OP,
+        )?;
         let me = self
-            .announce_mutes(app, &user, "notification.channel_mutes_updated")
-            .await;
-        let listed: Vec<Value> = me["channel_mutes"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter(|m| cids.iter().any(|cid| m["channel"]["cid"] == json!(cid)))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+            .put_mutes(app, &user, MuteTarget::Channel, &cids, expires_at, OP)
+            .await?;
+        let listed = entries_for(&me, "channel_mutes", "/channel/cid", &cids);
         Ok(
             json!({ "channel_mute": listed.first().cloned().unwrap_or(Value::Null), "channel_mutes": listed, "own_user": me }),
         )
@@ -287,12 +275,39 @@ impl Chat {
             "channels to unmute",
             OP,
         )?;
-        self.store
-            .remove_mutes(app, &user.id, MuteTarget::Channel, &cids)
+        self.remove_mutes(app, &user, MuteTarget::Channel, &cids, OP)
             .await
-            .map_err(store_error(OP))?;
-        self.announce_mutes(app, &user, "notification.channel_mutes_updated")
-            .await;
-        Ok(json!({}))
     }
+}
+
+/// When a mute given `amount` units from now ends; `None` without an amount, refused unless positive.
+fn expiry(
+    amount: Option<i64>,
+    unit: fn(i64) -> Duration,
+    refusal: &str,
+    operation: &'static str,
+) -> ChatResult<Option<Timestamp>> {
+    match amount {
+        Some(amount) if amount <= 0 => Err(ApiError::input(refusal).in_operation(operation)),
+        Some(amount) => Ok(Some(Utc::now() + unit(amount))),
+        None => Ok(None),
+    }
+}
+
+/// The entries of `me[list]` whose value at `pointer` is one of `ids` (the mutes just made).
+fn entries_for(me: &Value, list: &str, pointer: &str, ids: &[String]) -> Vec<Value> {
+    me[list]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|entry| {
+                    entry
+                        .pointer(pointer)
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| ids.iter().any(|wanted| wanted == id))
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
