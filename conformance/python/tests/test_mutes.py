@@ -37,3 +37,11 @@ def test_mute_and_unmute_a_channel(client, make_user, make_channel):
     ch.unmute(member)
     again = ch.mute(member)
     assert "expires" not in again["channel_mute"]
+
+
+def test_out_of_range_timeouts_are_refused(client, make_user, make_channel):
+    muter = make_user()["id"]
+    target = make_user()["id"]
+    assert_api_error(api_error(client.mute_user, target, muter, timeout=10**18), 4, 400)
+    ch, _, _ = make_channel(members=[muter])
+    assert_api_error(api_error(ch.mute, muter, expiration=2**62), 4, 400)

@@ -90,10 +90,12 @@ fn pin_expiry(value: &Value) -> ChatResult<Value> {
     match value {
         Value::Null => Ok(Value::Null),
         Value::Number(seconds) => {
-            let seconds = seconds.as_i64().unwrap_or_default();
-            Ok(json!(eddy_protocol::time::format(
-                &(Utc::now() + chrono::Duration::seconds(seconds))
-            )))
+            let at = seconds
+                .as_i64()
+                .and_then(chrono::Duration::try_seconds)
+                .and_then(|delta| Utc::now().checked_add_signed(delta))
+                .ok_or_else(|| ApiError::input("pin_expires is out of range"))?;
+            Ok(json!(eddy_protocol::time::format(&at)))
         }
         Value::String(text) => eddy_protocol::time::parse(text)
             .map(|t| json!(eddy_protocol::time::format(&t)))
@@ -1146,5 +1148,9 @@ mod tests {
         let delta = (at - Utc::now()).num_seconds();
         assert!((58..=60).contains(&delta), "{delta}");
         assert!(pin_expiry(&json!("garbage")).is_err());
+        assert!(
+            pin_expiry(&json!(i64::MAX)).is_err(),
+            "huge numbers are refused, not a panic"
+        );
     }
 }

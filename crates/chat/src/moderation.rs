@@ -188,7 +188,7 @@ impl Chat {
         }
         let expires_at = expiry(
             request.timeout,
-            Duration::minutes,
+            Duration::try_minutes,
             "timeout must be a positive number of minutes",
             OP,
         )?;
@@ -246,7 +246,7 @@ impl Chat {
         }
         let expires_at = expiry(
             request.expiration,
-            Duration::milliseconds,
+            Duration::try_milliseconds,
             "expiration must be a positive number of milliseconds",
             OP,
         )?;
@@ -283,13 +283,18 @@ impl Chat {
 /// When a mute given `amount` units from now ends; `None` without an amount, refused unless positive.
 fn expiry(
     amount: Option<i64>,
-    unit: fn(i64) -> Duration,
+    unit: fn(i64) -> Option<Duration>,
     refusal: &str,
     operation: &'static str,
 ) -> ChatResult<Option<Timestamp>> {
     match amount {
         Some(amount) if amount <= 0 => Err(ApiError::input(refusal).in_operation(operation)),
-        Some(amount) => Ok(Some(Utc::now() + unit(amount))),
+        Some(amount) => unit(amount)
+            .and_then(|delta| Utc::now().checked_add_signed(delta))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::input(format!("{refusal} (and not out of range)")).in_operation(operation)
+            }),
         None => Ok(None),
     }
 }

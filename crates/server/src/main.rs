@@ -227,13 +227,15 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             let now = chrono::Utc::now().timestamp();
-            let token = eddy_core::auth::sign_user_token(
-                &secret,
-                &user_id,
-                Some(now),
-                ttl.map(|ttl| now + ttl),
-            )
-            .map_err(|e| e.to_string())?;
+            let expires_at = match ttl {
+                Some(ttl) if ttl <= 0 => {
+                    return Err("--ttl must be a positive number of seconds".into())
+                }
+                Some(ttl) => Some(now.checked_add(ttl).ok_or("--ttl is out of range")?),
+                None => None,
+            };
+            let token = eddy_core::auth::sign_user_token(&secret, &user_id, Some(now), expires_at)
+                .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }
