@@ -271,6 +271,51 @@ pub trait EventLog: Send + Sync {
     async fn prune_events(&self, before: Timestamp) -> StoreResult<u64>;
 }
 
+#[async_trait]
+pub trait ModerationStore: Send + Sync {
+    /// Creates or replaces the ban of `ban.user_id` in its scope (app-wide or one channel), and
+    /// mirrors it where reads look: the user's `banned`/`shadow_banned`/`ban_expires` for an
+    /// app-wide ban, the member's `banned`/`shadow_banned`/`ban_expires` for a channel ban.
+    async fn put_ban(&self, app: AppId, ban: &Ban) -> StoreResult<()>;
+    /// Lifts the ban in that scope and its mirror; `NotFound` if there was none.
+    async fn remove_ban(&self, app: AppId, user_id: &str, cid: Option<&str>) -> StoreResult<Ban>;
+    /// The user's bans (app-wide and per channel) that have not expired at `now`.
+    async fn bans_of(&self, app: AppId, user_id: &str, now: Timestamp) -> StoreResult<Vec<Ban>>;
+    /// Bans matching a filter over [`crate::schemas::BANS`]; with `active_at`, expired ones are left out.
+    async fn query_bans(
+        &self,
+        app: AppId,
+        query: &ListQuery,
+        active_at: Option<Timestamp>,
+    ) -> StoreResult<Vec<Ban>>;
+    /// Records a flag; `Conflict` if this reporter already flagged this target.
+    async fn put_flag(&self, app: AppId, flag: &Flag) -> StoreResult<()>;
+    /// Withdraws a reporter's flag and returns it; `NotFound` if there was none.
+    async fn remove_flag(
+        &self,
+        app: AppId,
+        reporter_id: &str,
+        target: FlagTarget,
+        target_id: &str,
+    ) -> StoreResult<Flag>;
+    /// Flags of one target kind matching a filter over [`crate::schemas::FLAGS`].
+    async fn query_flags(
+        &self,
+        app: AppId,
+        target: FlagTarget,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<Flag>>;
+}
+
+#[async_trait]
+pub trait BulkStore: Send + Sync {
+    /// Writes a batch in large transactions: users and channels upserted, members and messages
+    /// inserted (existing ids are left alone); then every touched channel's `member_count` and
+    /// `last_message_at` and every touched parent's `reply_count` and `thread_participants` are
+    /// recomputed from what is stored. Unread counts are taken as given on the members.
+    async fn import(&self, app: AppId, batch: &ImportBatch) -> StoreResult<()>;
+}
+
 /// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
 pub trait Store:
     AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog

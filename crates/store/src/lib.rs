@@ -10,6 +10,7 @@ pub mod sqlite;
 mod suite;
 
 pub use contract::{
-    AppStore, ChannelStore, EventLog, MessageStore, MuteStore, Store, StoreError, UserStore,
+    AppStore, BulkStore, ChannelStore, EventLog, MessageStore, ModerationStore, MuteStore, Store,
+    StoreError, UserStore,
 };
 pub use model::*;

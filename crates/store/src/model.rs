@@ -221,3 +221,63 @@ pub struct Device {
     pub push_provider_name: Option<String>,
     pub created_at: Timestamp,
 }
+
+/// A ban of `user_id`, app-wide (`cid: None`) or from one channel, possibly until `expires_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ban {
+    pub user_id: String,
+    pub cid: Option<String>,
+    pub banned_by: Option<String>,
+    pub reason: Option<String>,
+    /// A shadow ban: the user may post, but their messages are shown to no one else.
+    pub shadow: bool,
+    pub ip_ban: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What a flag reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagTarget {
+    Message,
+    User,
+}
+
+impl FlagTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagTarget::Message => "message",
+            FlagTarget::User => "user",
+        }
+    }
+}
+
+/// One user's report of a message or a user; at most one per reporter and target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    pub reporter_id: String,
+    pub target: FlagTarget,
+    /// The message id or the user id.
+    pub target_id: String,
+    /// The flagged user, or the author of the flagged message.
+    pub target_user_id: String,
+    /// The channel of a flagged message.
+    pub cid: Option<String>,
+    pub reason: Option<String>,
+    /// Custom data and `details`.
+    pub doc: Document,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub reviewed_at: Option<Timestamp>,
+    pub reviewed_by: Option<String>,
+}
+
+/// Records written as given by a bulk import (an app's migration, a benchmark's data set).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportBatch {
+    pub users: Vec<User>,
+    pub channels: Vec<Channel>,
+    pub members: Vec<Member>,
+    /// Top-level messages and replies; a reply's parent must come earlier in this batch or be stored.
+    pub messages: Vec<Message>,
+}

@@ -357,3 +357,103 @@ pub const MESSAGE_SORT: &[(&str, SqlTarget)] = &[
     ("reply_count", SqlTarget::Column("reply_count")),
     ("text", SqlTarget::DocKey("text")),
 ];
+
+/// QueryBannedUsers over bans aliased `b` (`cid` is `''` for an app-wide ban).
+pub const BANS: Schema = Schema {
+    alias: "b",
+    document: "doc",
+    fields: &[
+        field("user_id", FieldKind::Text, ORDERED, SqlTarget::Column("user_id")),
+        field(
+            "banned_by_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("banned_by"),
+        ),
+        field(
+            "channel_cid",
+            FieldKind::Text,
+            &[Op::Eq, Op::In, Op::Exists],
+            SqlTarget::Expr {
+                sqlite: "NULLIF(b.cid, '')",
+                postgres: "NULLIF(b.cid, '')",
+            },
+        ),
+        field("reason", FieldKind::Text, TEXT, SqlTarget::Column("reason")),
+        field("shadow", FieldKind::Bool, FLAG, SqlTarget::Column("shadow")),
+        field(
+            "created_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("created_at"),
+        ),
+        field(
+            "expires",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("expires_at"),
+        ),
+    ],
+    custom_fields: false,
+};
+
+pub const BAN_SORT: &[(&str, SqlTarget)] = &[
+    ("created_at", SqlTarget::Column("created_at")),
+    ("user_id", SqlTarget::Column("user_id")),
+    ("expires", SqlTarget::Column("expires_at")),
+];
+
+/// QueryMessageFlags over flags aliased `f`; `user_id` is the flagged message's author.
+pub const FLAGS: Schema = Schema {
+    alias: "f",
+    document: "doc",
+    fields: &[
+        field("channel_cid", FieldKind::Text, ORDERED, SqlTarget::Column("cid")),
+        field(
+            "message_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("target_id"),
+        ),
+        field(
+            "user_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("target_user_id"),
+        ),
+        field(
+            "message_user_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("target_user_id"),
+        ),
+        field(
+            "reporter_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("reporter_id"),
+        ),
+        field("reason", FieldKind::Text, TEXT, SqlTarget::Column("reason")),
+        field(
+            "is_reviewed",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::Expr {
+                sqlite: "(f.reviewed_at IS NOT NULL)",
+                postgres: "(f.reviewed_at IS NOT NULL)",
+            },
+        ),
+        field(
+            "created_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("created_at"),
+        ),
+    ],
+    custom_fields: false,
+};
+
+pub const FLAG_SORT: &[(&str, SqlTarget)] = &[
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+];
