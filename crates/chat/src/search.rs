@@ -83,7 +83,14 @@ impl Chat {
         }
         let sort = parse_sort(
             request.sort.as_ref(),
-            &["id", "created_at", "updated_at", "reply_count", "text"],
+            &[
+                "relevance",
+                "id",
+                "created_at",
+                "updated_at",
+                "reply_count",
+                "text",
+            ],
             true,
         )
         .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;

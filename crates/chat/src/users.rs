@@ -8,7 +8,7 @@ use chrono::Utc;
 use eddy_bus::Audience;
 use eddy_core::UserId;
 use eddy_protocol::ApiError;
-use eddy_query::{parse_filter, parse_sort, Filter};
+use eddy_query::{parse_filter, parse_sort, Filter, Op};
 use eddy_store::{App, AppId, ListQuery, User};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -422,6 +422,7 @@ impl Chat {
     ) -> ChatResult<Value> {
         let filter = parse_user_filter(&request.filter_conditions)
             .map_err(|e| e.in_operation("QueryUsers"))?;
+        let filter = resolve_online(filter, &|| self.hub.online_users(app));
         let sort = parse_sort(
             request.sort.as_ref(),
             &[
@@ -643,6 +644,43 @@ impl Chat {
             "channel_type": types,
             "threads": [],
         }))
+    }
+}
+
+/// Rewrites `online` conditions, which only the realtime hub can answer, into conditions on `id`
+/// over the users connected now; invisible users count as offline.
+fn resolve_online(filter: Filter, online_now: &dyn Fn() -> Vec<String>) -> Filter {
+    let rewrite_all = |parts: Vec<Filter>| {
+        parts
+            .into_iter()
+            .map(|part| resolve_online(part, online_now))
+            .collect()
+    };
+    match filter {
+        Filter::And(parts) => Filter::And(rewrite_all(parts)),
+        Filter::Or(parts) => Filter::Or(rewrite_all(parts)),
+        Filter::Nor(parts) => Filter::Nor(rewrite_all(parts)),
+        Filter::Compare { field, value, .. } if field == "online" => {
+            let ids = Value::from(online_now());
+            let visible_and_connected = Filter::And(vec![
+                Filter::Compare {
+                    field: "id".into(),
+                    op: Op::In,
+                    value: ids,
+                },
+                Filter::Compare {
+                    field: "invisible".into(),
+                    op: Op::Ne,
+                    value: Value::Bool(true),
+                },
+            ]);
+            if value == Value::Bool(true) {
+                visible_and_connected
+            } else {
+                Filter::Nor(vec![visible_and_connected])
+            }
+        }
+        other => other,
     }
 }
 

@@ -86,7 +86,7 @@ pub enum QueryError {
     WrongValue {
         field: String,
         op: String,
-        expected: &'static str,
+        expected: std::borrow::Cow<'static, str>,
     },
     #[error("{0} expects a non-empty array of filters")]
     BadGroup(String),
@@ -213,7 +213,7 @@ fn normalise_times(field: &str, op: Op, operand: &Value) -> Result<Value, QueryE
             .map_err(|_| QueryError::WrongValue {
                 field: field.into(),
                 op: op.name().into(),
-                expected: "an RFC 3339 timestamp",
+                expected: "an RFC 3339 timestamp".into(),
             })?;
         Ok(Value::String(
             instant.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -230,7 +230,7 @@ fn normalise_times(field: &str, op: Op, operand: &Value) -> Result<Value, QueryE
 }
 
 fn check_operand(field: &str, kind: FieldKind, op: Op, operand: &Value) -> Result<(), QueryError> {
-    let wrong = |expected| QueryError::WrongValue {
+    let wrong = |expected: std::borrow::Cow<'static, str>| QueryError::WrongValue {
         field: field.into(),
         op: op.name().into(),
         expected,
@@ -241,41 +241,43 @@ fn check_operand(field: &str, kind: FieldKind, op: Op, operand: &Value) -> Resul
         FieldKind::Bool => value.is_boolean(),
         FieldKind::Time => value.as_str().is_some_and(|text| text.len() >= 10),
         FieldKind::Any => !value.is_object(),
+        FieldKind::Choice(choices) => value.as_str().is_some_and(|v| choices.contains(&v)),
     };
-    let expected = match kind {
-        FieldKind::Text | FieldKind::TextList => "a string",
-        FieldKind::Number => "a number",
-        FieldKind::Bool => "a boolean",
-        FieldKind::Time => "an RFC 3339 timestamp",
-        FieldKind::Any => "a scalar or array",
+    let expected: std::borrow::Cow<'static, str> = match kind {
+        FieldKind::Text | FieldKind::TextList => "a string".into(),
+        FieldKind::Number => "a number".into(),
+        FieldKind::Bool => "a boolean".into(),
+        FieldKind::Time => "an RFC 3339 timestamp".into(),
+        FieldKind::Any => "a scalar or array".into(),
+        FieldKind::Choice(choices) => format!("one of {}", choices.join(", ")).into(),
     };
     match op {
         Op::Exists => operand
             .is_boolean()
             .then_some(())
-            .ok_or_else(|| wrong("a boolean")),
+            .ok_or_else(|| wrong("a boolean".into())),
         Op::In | Op::Nin => match operand.as_array() {
             Some(items) if items.iter().all(scalar_ok) => Ok(()),
-            _ => Err(wrong("an array of values")),
+            _ => Err(wrong("an array of values".into())),
         },
         Op::Autocomplete => operand
             .is_string()
             .then_some(())
-            .ok_or_else(|| wrong("a string")),
+            .ok_or_else(|| wrong("a string".into())),
         Op::Q => operand
             .is_string()
             .then_some(())
-            .ok_or_else(|| wrong("a string")),
+            .ok_or_else(|| wrong("a string".into())),
         Op::Contains => operand
             .is_string()
             .then_some(())
-            .ok_or_else(|| wrong("a string")),
+            .ok_or_else(|| wrong("a string".into())),
         Op::Eq if matches!(kind, FieldKind::Any | FieldKind::TextList) && operand.is_array() => {
             match operand.as_array() {
                 Some(items) if kind == FieldKind::Any || items.iter().all(Value::is_string) => {
                     Ok(())
                 }
-                _ => Err(wrong("an array of strings")),
+                _ => Err(wrong("an array of strings".into())),
             }
         }
         _ if scalar_ok(operand) || (operand.is_null() && op == Op::Eq) => Ok(()),

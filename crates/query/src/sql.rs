@@ -14,6 +14,8 @@ pub enum FieldKind {
     Time,
     /// A custom field: any JSON scalar.
     Any,
+    /// Text limited to these values (`invite`: pending, accepted, rejected).
+    Choice(&'static [&'static str]),
 }
 
 /// Where a field lives, independent of the SQL dialect.
@@ -39,6 +41,17 @@ pub enum SqlTarget {
         sqlite: &'static str,
         postgres: &'static str,
         text: &'static str,
+        /// The relevance of a row to `{query}`, higher is better (the `relevance` sort).
+        rank_sqlite: &'static str,
+        rank_postgres: &'static str,
+    },
+    /// A condition on related rows: `{condition}` in the template is replaced by the comparison
+    /// rendered on the related row's `value` expression (`EXISTS (SELECT 1 FROM ... AND {condition})`).
+    Related {
+        sqlite: &'static str,
+        postgres: &'static str,
+        value_sqlite: &'static str,
+        value_postgres: &'static str,
     },
     /// Set membership: `key IN (subquery)` where the subquery selects rows holding any of `{values}`;
     /// `$eq` with an array means exactly that set, checked against `count_column`.
@@ -341,6 +354,41 @@ impl Writer<'_> {
         format!("({expression} {operator} {prefix} ESCAPE '\\' OR {expression} {operator} {word} ESCAPE '\\')")
     }
 
+    /// A full-text template with the search words bound as `{query}`; `None` when there are no words.
+    fn full_text(&mut self, sqlite: &str, postgres: &str, value: &Value) -> Option<String> {
+        let words = search_words(value.as_str().unwrap_or_default());
+        if words.is_empty() {
+            return None;
+        }
+        let (template, query) = match self.dialect {
+            // Each word quoted, so user text can never be FTS5 syntax.
+            Dialect::Sqlite => (
+                sqlite,
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Dialect::Postgres => (postgres, words.join(" ")),
+        };
+        let placeholder = self.bind(Bind::Text(query));
+        Some(template.replace("{query}", &placeholder))
+    }
+
+    /// `$q` outside a full-text index: every word of the query starts a word of the text.
+    fn every_word(&mut self, expression: &str, query: &str) -> String {
+        let words = search_words(query);
+        if words.is_empty() {
+            return "1 = 0".into();
+        }
+        let parts: Vec<String> = words
+            .iter()
+            .map(|word| self.like(expression, word))
+            .collect();
+        format!("({})", parts.join(" AND "))
+    }
+
     fn compare(
         &mut self,
         field: &str,
@@ -364,6 +412,23 @@ impl Writer<'_> {
             }
         }
         Ok(match spec.target {
+            SqlTarget::Related {
+                sqlite,
+                postgres,
+                value_sqlite,
+                value_postgres,
+            } => {
+                let inner = FieldSpec {
+                    target: SqlTarget::Expr {
+                        sqlite: value_sqlite,
+                        postgres: value_postgres,
+                    },
+                    ..spec
+                };
+                let condition = self.compare(field, inner, op, value)?;
+                let template = self.expression(sqlite, postgres, field)?;
+                template.replace("{condition}", &condition)
+            }
             SqlTarget::Membership {
                 key: row_key,
                 subquery,
@@ -394,6 +459,7 @@ impl Writer<'_> {
                 sqlite,
                 postgres,
                 text,
+                ..
             } => {
                 if op != Op::Q {
                     let plain = FieldSpec {
@@ -402,24 +468,10 @@ impl Writer<'_> {
                     };
                     return self.compare(field, plain, op, value);
                 }
-                let words = search_words(value.as_str().unwrap_or_default());
-                if words.is_empty() {
-                    return Ok("1 = 0".into());
+                match self.full_text(sqlite, postgres, value) {
+                    Some(condition) => condition,
+                    None => "1 = 0".into(),
                 }
-                let (template, query) = match self.dialect {
-                    // Each word quoted, so user text can never be FTS5 syntax.
-                    Dialect::Sqlite => (
-                        sqlite,
-                        words
-                            .iter()
-                            .map(|w| format!("\"{w}\""))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    ),
-                    Dialect::Postgres => (postgres, words.join(" ")),
-                };
-                let placeholder = self.bind(Bind::Text(query));
-                template.replace("{query}", &placeholder)
             }
             SqlTarget::DocKey(path) if spec.kind == FieldKind::TextList || op == Op::Contains => {
                 let path = if path.is_empty() { key } else { path };
@@ -466,6 +518,10 @@ impl Writer<'_> {
                         let text = self.doc_text(path);
                         self.like(&text, value.as_str().unwrap_or_default())
                     }
+                    Op::Q => {
+                        let text = self.doc_text(path);
+                        self.every_word(&text, value.as_str().unwrap_or_default())
+                    }
                     Op::Exists => {
                         let expression = self.doc_value(path);
                         let test = if value.as_bool() == Some(false) {
@@ -501,6 +557,7 @@ impl Writer<'_> {
                 };
                 match op {
                     Op::Autocomplete => self.like(&expression, value.as_str().unwrap_or_default()),
+                    Op::Q => self.every_word(&expression, value.as_str().unwrap_or_default()),
                     Op::Exists => {
                         let test = if value.as_bool() == Some(false) {
                             "IS NULL"
@@ -589,6 +646,55 @@ pub fn render_filter_for(
     Ok(())
 }
 
+/// Appends the relevance of each row to the filter's first full-text `$q` (found among its `AND`ed
+/// conditions) as an expression where higher is better; returns false, appending nothing, when the
+/// filter has no such condition (then every row is equally relevant).
+pub fn render_relevance(
+    filter: &Filter,
+    schema: &Schema,
+    dialect: Dialect,
+    out: &mut Rendered,
+) -> bool {
+    fn first_search<'f>(filter: &'f Filter, schema: &Schema) -> Option<(FieldSpec, &'f Value)> {
+        match filter {
+            Filter::And(parts) => parts.iter().find_map(|part| first_search(part, schema)),
+            Filter::Compare {
+                field,
+                op: Op::Q,
+                value,
+            } => schema
+                .field(field)
+                .filter(|spec| matches!(spec.target, SqlTarget::FullText { .. }))
+                .map(|spec| (spec, value)),
+            _ => None,
+        }
+    }
+    let Some((spec, value)) = first_search(filter, schema) else {
+        return false;
+    };
+    let SqlTarget::FullText {
+        rank_sqlite,
+        rank_postgres,
+        ..
+    } = spec.target
+    else {
+        return false;
+    };
+    let mut writer = Writer {
+        out,
+        schema,
+        dialect,
+        viewer: None,
+    };
+    match writer.full_text(rank_sqlite, rank_postgres, value) {
+        Some(rank) => {
+            writer.out.sql.push_str(&rank);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Appends `ORDER BY` items (without the keywords) for `sort` to `out`: named sort fields through
 /// `columns`, other names as custom keys of the schema's document. NULLs sort last.
 pub fn render_sort(
@@ -633,7 +739,9 @@ pub fn render_sort_for(
                 Ok(writer.doc_value(if path.is_empty() { &item.field } else { path }))
             }
             SqlTarget::FullText { text, .. } => Ok(writer.doc_value(text)),
-            SqlTarget::Membership { .. } => Err(QueryError::UnknownSortField(item.field.clone())),
+            SqlTarget::Membership { .. } | SqlTarget::Related { .. } => {
+                Err(QueryError::UnknownSortField(item.field.clone()))
+            }
         };
         let rank = expression()?;
         let value = expression()?;
@@ -806,6 +914,8 @@ mod tests {
                     sqlite: "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {query})",
                     postgres: "to_tsvector('simple', m.doc ->> 'text') @@ plainto_tsquery('simple', {query})",
                     text: "text",
+                    rank_sqlite: "0",
+                    rank_postgres: "0",
                 },
             }],
             custom_fields: false,

@@ -127,6 +127,8 @@ const CHANNELS: Schema = Schema {
                 sqlite: "c.rowid IN (SELECT rowid FROM fts WHERE fts MATCH {query})",
                 postgres: "to_tsvector('simple', c.doc ->> 'text') @@ plainto_tsquery('simple', {query})",
                 text: "text",
+                rank_sqlite: "-(SELECT bm25(fts) FROM fts WHERE fts MATCH {query} AND rowid = c.rowid)",
+                rank_postgres: "ts_rank(to_tsvector('simple', c.doc ->> 'text'), plainto_tsquery('simple', {query}))",
             },
         ),
     ],

@@ -315,6 +315,16 @@ impl Hub {
         users
     }
 
+    /// Users of `app` with at least one live connection on this node.
+    pub fn online_users(&self, app: AppId) -> Vec<String> {
+        self.lock()
+            .by_user
+            .keys()
+            .filter(|(user_app, _)| *user_app == app)
+            .map(|(_, user_id)| user_id.clone())
+            .collect()
+    }
+
     pub fn is_online(&self, app: AppId, user_id: &str) -> bool {
         self.lock().by_user.contains_key(&(app, user_id.to_owned()))
     }

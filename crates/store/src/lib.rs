@@ -5,6 +5,7 @@ mod encoding;
 mod model;
 pub mod postgres;
 pub mod schemas;
+mod search_order;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;

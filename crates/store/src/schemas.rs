@@ -15,6 +15,20 @@ const TEXT: &[Op] = &[
     Op::Autocomplete,
     Op::Exists,
 ];
+/// Text that also takes `$q` (every word of the query starts a word of the value).
+const TEXT_SEARCH: &[Op] = &[
+    Op::Eq,
+    Op::Ne,
+    Op::In,
+    Op::Nin,
+    Op::Gt,
+    Op::Gte,
+    Op::Lt,
+    Op::Lte,
+    Op::Autocomplete,
+    Op::Q,
+    Op::Exists,
+];
 const ORDERED: &[Op] = &[
     Op::Eq,
     Op::Ne,
@@ -27,6 +41,10 @@ const ORDERED: &[Op] = &[
     Op::Exists,
 ];
 const FLAG: &[Op] = &[Op::Eq, Op::Ne];
+/// Fields Stream defines that eddy does not keep: refused by name rather than read as custom data.
+const NOT_KEPT: &[Op] = &[];
+const NAME_MATCH: &[Op] = &[Op::Eq, Op::In, Op::Autocomplete, Op::Q];
+const INVITE_STATES: FieldKind = FieldKind::Choice(&["pending", "accepted", "rejected"]);
 const SET: &[Op] = &[Op::In, Op::Eq, Op::Nin, Op::Contains];
 
 const fn field(
@@ -81,6 +99,20 @@ pub const USERS: Schema = Schema {
             FieldKind::Bool,
             FLAG,
             SqlTarget::DocKey("invisible"),
+        ),
+        field(
+            "bypass_moderation",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::DocKey("bypass_moderation"),
+        ),
+        // Presence lives in the realtime hub, not in rows: the chat layer rewrites `online` into an
+        // `id` condition over the users online now before the query reaches SQL.
+        field(
+            "online",
+            FieldKind::Bool,
+            &[Op::Eq],
+            SqlTarget::Column("online"),
         ),
         field(
             "created_at",
@@ -145,13 +177,25 @@ pub const CHANNELS: Schema = Schema {
         field("created_at", FieldKind::Time, ORDERED, SqlTarget::Column("created_at")),
         field("updated_at", FieldKind::Time, ORDERED, SqlTarget::Column("updated_at")),
         field("team", FieldKind::Text, ORDERED, SqlTarget::DocKey("team")),
-        field("name", FieldKind::Text, TEXT, SqlTarget::DocKey("name")),
+        field("name", FieldKind::Text, TEXT_SEARCH, SqlTarget::DocKey("name")),
         field("filter_tags", FieldKind::TextList, SET, SqlTarget::DocKey("filter_tags")),
         field("joined", FieldKind::Bool, FLAG, JOINED),
         field("pinned", FieldKind::Bool, FLAG, PINNED),
         field("archived", FieldKind::Bool, FLAG, ARCHIVED),
         field("has_unread", FieldKind::Bool, &[Op::Eq], HAS_UNREAD),
         field("channel_role", FieldKind::Text, EQUALITY, CHANNEL_ROLE),
+        field("invite", INVITE_STATES, &[Op::Eq, Op::In], VIEWER_INVITE),
+        field("muted", FieldKind::Bool, FLAG, MUTED),
+        field("app_banned", FieldKind::Choice(&["excluded", "only"]), &[Op::Eq], APP_BANNED),
+        field(
+            "distinct",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::Expr { sqlite: "(c.id LIKE '!members-%')", postgres: "(c.id LIKE '!members-%')" },
+        ),
+        field("member.user.name", FieldKind::Text, NAME_MATCH, MEMBER_USER_NAME),
+        field("message_count", FieldKind::Number, NOT_KEPT, SqlTarget::Column("message_count")),
+        field("blocked", FieldKind::Bool, NOT_KEPT, SqlTarget::Column("blocked")),
     ],
     custom_fields: true,
 };
@@ -193,6 +237,57 @@ const CHANNEL_ROLE: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_value!("v.channel_role"),
     postgres: viewer_value!("v.channel_role"),
 };
+/// The invite state of a member document aliased `doc_alias`.
+macro_rules! invite_state {
+    ($sqlite_doc:literal, $postgres_doc:literal) => {
+        SqlTarget::Expr {
+            sqlite: concat!(
+                "(CASE WHEN json_extract(",
+                $sqlite_doc,
+                ", '$.invite_rejected_at') IS NOT NULL THEN 'rejected'",
+                " WHEN json_extract(",
+                $sqlite_doc,
+                ", '$.invite_accepted_at') IS NOT NULL THEN 'accepted'",
+                " WHEN json_extract(",
+                $sqlite_doc,
+                ", '$.invited') IS NOT NULL THEN 'pending' END)"
+            ),
+            postgres: concat!(
+                "(CASE WHEN ",
+                $postgres_doc,
+                " ->> 'invite_rejected_at' IS NOT NULL THEN 'rejected'",
+                " WHEN ",
+                $postgres_doc,
+                " ->> 'invite_accepted_at' IS NOT NULL THEN 'accepted'",
+                " WHEN ",
+                $postgres_doc,
+                " ->> 'invited' IS NOT NULL THEN 'pending' END)"
+            ),
+        }
+    };
+}
+
+const VIEWER_INVITE: SqlTarget = SqlTarget::Viewer {
+    sqlite: viewer_value!("(CASE WHEN json_extract(v.doc, '$.invite_rejected_at') IS NOT NULL THEN 'rejected' WHEN json_extract(v.doc, '$.invite_accepted_at') IS NOT NULL THEN 'accepted' WHEN json_extract(v.doc, '$.invited') IS NOT NULL THEN 'pending' END)"),
+    postgres: viewer_value!("(CASE WHEN v.doc ->> 'invite_rejected_at' IS NOT NULL THEN 'rejected' WHEN v.doc ->> 'invite_accepted_at' IS NOT NULL THEN 'accepted' WHEN v.doc ->> 'invited' IS NOT NULL THEN 'pending' END)"),
+};
+/// The viewer muted the channel, and the mute has not expired (times are fixed-width UTC text).
+const MUTED: SqlTarget = SqlTarget::Viewer {
+    sqlite: "EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = c.app_id AND mu.user_id = {viewer} AND mu.target_kind = 'channel' AND mu.target_id = c.cid AND (mu.expires_at IS NULL OR mu.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    postgres: "EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = c.app_id AND mu.user_id = {viewer} AND mu.target_kind = 'channel' AND mu.target_id = c.cid AND (mu.expires_at IS NULL OR mu.expires_at > to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))",
+};
+/// `only` when another member of the channel is banned app-wide, else `excluded`.
+const APP_BANNED: SqlTarget = SqlTarget::Viewer {
+    sqlite: "(CASE WHEN EXISTS (SELECT 1 FROM members ab JOIN users ub ON ub.app_id = ab.app_id AND ub.id = ab.user_id WHERE ab.app_id = c.app_id AND ab.cid = c.cid AND ab.user_id <> {viewer} AND json_extract(ub.doc, '$.banned') = 1) THEN 'only' ELSE 'excluded' END)",
+    postgres: "(CASE WHEN EXISTS (SELECT 1 FROM members ab JOIN users ub ON ub.app_id = ab.app_id AND ub.id = ab.user_id WHERE ab.app_id = c.app_id AND ab.cid = c.cid AND ab.user_id <> {viewer} AND ub.doc ->> 'banned' = 'true') THEN 'only' ELSE 'excluded' END)",
+};
+/// Some member's user name matches.
+const MEMBER_USER_NAME: SqlTarget = SqlTarget::Related {
+    sqlite: "EXISTS (SELECT 1 FROM members mn JOIN users un ON un.app_id = mn.app_id AND un.id = mn.user_id WHERE mn.app_id = c.app_id AND mn.cid = c.cid AND {condition})",
+    postgres: "EXISTS (SELECT 1 FROM members mn JOIN users un ON un.app_id = mn.app_id AND un.id = mn.user_id WHERE mn.app_id = c.app_id AND mn.cid = c.cid AND {condition})",
+    value_sqlite: "json_extract(un.doc, '$.name')",
+    value_postgres: "(un.doc ->> 'name')",
+};
 const PINNED_AT: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_value!("json_extract(v.doc, '$.pinned_at')"),
     postgres: viewer_value!("(v.doc ->> 'pinned_at')"),
@@ -222,7 +317,19 @@ pub const MEMBERS: Schema = Schema {
     fields: &[
         field("id", FieldKind::Text, TEXT, SqlTarget::Column("user_id")),
         field("user_id", FieldKind::Text, TEXT, SqlTarget::Column("user_id")),
-        field("name", FieldKind::Text, TEXT, MEMBER_NAME),
+        field("name", FieldKind::Text, TEXT_SEARCH, MEMBER_NAME),
+        field(
+            "user.email",
+            FieldKind::Text,
+            NAME_MATCH,
+            SqlTarget::Expr { sqlite: "json_extract(u.doc, '$.email')", postgres: "(u.doc ->> 'email')" },
+        ),
+        field("cid", FieldKind::Text, &[Op::Eq, Op::In], SqlTarget::Column("cid")),
+        field("banned", FieldKind::Bool, FLAG, SqlTarget::DocKey("banned")),
+        field("shadow_banned", FieldKind::Bool, FLAG, SqlTarget::DocKey("shadow_banned")),
+        field("notifications_muted", FieldKind::Bool, FLAG, SqlTarget::DocKey("notifications_muted")),
+        field("invite", INVITE_STATES, &[Op::Eq, Op::In], invite_state!("m.doc", "m.doc")),
+        field("user.nd_deactivated", FieldKind::Bool, NOT_KEPT, SqlTarget::Column("deactivated")),
         field("channel_role", FieldKind::Text, EQUALITY, SqlTarget::Column("channel_role")),
         field(
             "is_moderator",
@@ -288,6 +395,9 @@ pub const MESSAGES: Schema = Schema {
                 postgres:
                     "to_tsvector('simple', m.doc ->> 'text') @@ plainto_tsquery('simple', {query})",
                 text: "text",
+                // bm25 is lower for better matches; negated so that higher is better in both.
+                rank_sqlite: "-(SELECT bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH {query} AND rowid = m.rowid)",
+                rank_postgres: "ts_rank(to_tsvector('simple', m.doc ->> 'text'), plainto_tsquery('simple', {query}), 1)",
             },
         ),
         field("id", FieldKind::Text, ORDERED, SqlTarget::Column("id")),
@@ -328,6 +438,17 @@ pub const MESSAGES: Schema = Schema {
             },
         ),
         field(
+            "attachments.type",
+            FieldKind::Text,
+            &[Op::Eq, Op::In],
+            SqlTarget::Related {
+                sqlite: "EXISTS (SELECT 1 FROM json_each(m.doc, '$.attachments') AS attachment WHERE json_type(attachment.value) = 'object' AND {condition})",
+                postgres: "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(m.doc -> 'attachments') = 'array' THEN m.doc -> 'attachments' ELSE '[]'::jsonb END) AS attachment(value) WHERE {condition})",
+                value_sqlite: "json_extract(attachment.value, '$.type')",
+                value_postgres: "(attachment.value ->> 'type')",
+            },
+        ),
+        field(
             "mentioned_users.id",
             FieldKind::TextList,
             &[Op::Contains, Op::In],
@@ -363,7 +484,12 @@ pub const BANS: Schema = Schema {
     alias: "b",
     document: "doc",
     fields: &[
-        field("user_id", FieldKind::Text, ORDERED, SqlTarget::Column("user_id")),
+        field(
+            "user_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("user_id"),
+        ),
         field(
             "banned_by_id",
             FieldKind::Text,
@@ -408,7 +534,12 @@ pub const FLAGS: Schema = Schema {
     alias: "f",
     document: "doc",
     fields: &[
-        field("channel_cid", FieldKind::Text, ORDERED, SqlTarget::Column("cid")),
+        field(
+            "channel_cid",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("cid"),
+        ),
         field(
             "message_id",
             FieldKind::Text,

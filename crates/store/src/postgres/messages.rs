@@ -5,7 +5,7 @@ use super::{backend, bind_all, query_error, PostgresStore, D};
 use crate::contract::*;
 use crate::model::*;
 use async_trait::async_trait;
-use eddy_query::{render_filter, render_sort, Bind, Rendered};
+use eddy_query::{render_filter, Bind, Rendered};
 use sqlx::Row;
 
 impl PostgresStore {
@@ -459,18 +459,8 @@ impl MessageStore for PostgresStore {
         render_filter(&messages.filter, &crate::schemas::MESSAGES, D, &mut sql)
             .map_err(query_error)?;
         sql.sql.push_str(" ORDER BY ");
-        if messages.sort.is_empty() {
-            sql.sql.push_str("m.created_at DESC");
-        } else {
-            render_sort(
-                &messages.sort,
-                &crate::schemas::MESSAGES,
-                crate::schemas::MESSAGE_SORT,
-                D,
-                &mut sql,
-            )
-            .map_err(query_error)?;
-        }
+        crate::search_order::render_search_order(messages, D, &mut sql)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
         let limit = sql.bind(D, Bind::Int(messages.limit));
         let offset = sql.bind(D, Bind::Int(messages.offset));
         sql.sql

@@ -521,6 +521,16 @@ async fn scenario(store: &dyn Store) -> Vec<String> {
         json!({"$nor": [{"type": "team"}, {"frozen": true}]}),
         json!({"created_by_id": "alice"}),
         json!({"team": "red"}),
+        json!({"invite": "pending"}),
+        json!({"invite": {"$in": ["accepted", "rejected"]}}),
+        json!({"muted": true}),
+        json!({"muted": false}),
+        json!({"distinct": false}),
+        json!({"member.user.name": {"$autocomplete": "car"}}),
+        json!({"member.user.name": {"$in": ["Carol", "Nobody"]}}),
+        json!({"app_banned": "excluded"}),
+        json!({"app_banned": "only"}),
+        json!({"name": {"$q": "sta"}}),
     ];
     let channel_sorts = [
         json!([]),
@@ -587,6 +597,11 @@ async fn scenario(store: &dyn Store) -> Vec<String> {
         json!({"user_id": {"$in": ["bob", "zed"]}}),
         json!({"pinned_at": {"$exists": true}}),
         json!({"created_at": {"$gt": text(10)}}),
+        json!({"user.email": {"$autocomplete": "a"}}),
+        json!({"invite": "pending"}),
+        json!({"cid": general}),
+        json!({"banned": false}),
+        json!({"name": {"$q": "car"}}),
     ] {
         let query = list(filter.clone(), json!([]), &schemas::MEMBERS, 10);
         log.push(format!(
@@ -637,6 +652,16 @@ async fn scenario(store: &dyn Store) -> Vec<String> {
         (
             json!({"members": {"$in": ["bob"]}}),
             json!({"text": {"$q": "!!"}}),
+            json!([]),
+        ),
+        (
+            json!({"members": {"$in": ["bob"]}}),
+            json!({"text": {"$q": "hello"}}),
+            json!([{"field": "relevance", "direction": 1}, {"field": "id", "direction": 1}]),
+        ),
+        (
+            json!({"type": "messaging"}),
+            json!({"attachments.type": {"$in": ["image", "video"]}}),
             json!([]),
         ),
         (
@@ -1085,6 +1110,11 @@ async fn postgres_matches_sqlite_on_every_contract_method() {
     let _ = std::fs::remove_file(&path);
     let sqlite = SqliteStore::open(&path).await.unwrap();
     let expected = scenario(&sqlite).await;
+    if std::env::var("EDDY_PARITY_PRINT").is_ok() {
+        for line in &expected {
+            eprintln!("{line}");
+        }
+    }
     let _ = std::fs::remove_file(&path);
 
     let url = std::env::var("EDDY_TEST_POSTGRES_URL")

@@ -1408,18 +1408,8 @@ impl MessageStore for SqliteStore {
         render_filter(&messages.filter, &crate::schemas::MESSAGES, D, &mut sql)
             .map_err(|e| StoreError::Query(e.to_string()))?;
         sql.sql.push_str(" ORDER BY ");
-        if messages.sort.is_empty() {
-            sql.sql.push_str("m.created_at DESC");
-        } else {
-            render_sort(
-                &messages.sort,
-                &crate::schemas::MESSAGES,
-                crate::schemas::MESSAGE_SORT,
-                D,
-                &mut sql,
-            )
+        crate::search_order::render_search_order(messages, D, &mut sql)
             .map_err(|e| StoreError::Query(e.to_string()))?;
-        }
         let limit = sql.bind(D, Bind::Int(messages.limit));
         let offset = sql.bind(D, Bind::Int(messages.offset));
         sql.sql
