@@ -318,12 +318,26 @@ pub trait BulkStore: Send + Sync {
 
 /// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
 pub trait Store:
-    AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog
+    AppStore
+    + UserStore
+    + ChannelStore
+    + MessageStore
+    + MuteStore
+    + DeviceStore
+    + EventLog
+    + ModerationStore
 {
 }
 
 impl<
-        T: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog,
+        T: AppStore
+            + UserStore
+            + ChannelStore
+            + MessageStore
+            + MuteStore
+            + DeviceStore
+            + EventLog
+            + ModerationStore,
     > Store for T
 {
 }

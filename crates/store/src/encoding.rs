@@ -1,7 +1,7 @@
-//! Encodings both SQL backends share: fixed-width UTC timestamp text, JSON text, latest-reaction entries.
+//! Encodings both SQL backends share: fixed-width UTC timestamp text, JSON text, latest-reaction entries, ban mirrors, flag target kinds.
 
 use crate::contract::{StoreError, StoreResult};
-use crate::model::{Reaction, Timestamp};
+use crate::model::{Ban, Document, FlagTarget, Reaction, Timestamp};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use serde_json::Value;
@@ -46,4 +46,33 @@ pub fn reaction_from_json(value: &Value) -> Option<Reaction> {
         created_at: parse_ts(value.get("created_at")?.as_str()?).ok()?,
         updated_at: parse_ts(value.get("updated_at")?.as_str()?).ok()?,
     })
+}
+
+/// The document keys a ban is mirrored to on the user (app-wide) or the member (channel ban).
+pub const BAN_MIRROR_KEYS: [&str; 3] = ["banned", "shadow_banned", "ban_expires"];
+
+/// What a ban sets on its user's or member's document once the [`BAN_MIRROR_KEYS`] are removed:
+/// `banned` (or `shadow_banned` for a shadow ban) and `ban_expires` when it expires.
+pub fn ban_mirror(ban: &Ban) -> Document {
+    let mut mirror = Document::new();
+    let flag = if ban.shadow {
+        "shadow_banned"
+    } else {
+        "banned"
+    };
+    mirror.insert(flag.into(), Value::Bool(true));
+    if let Some(expires) = &ban.expires_at {
+        mirror.insert("ban_expires".into(), Value::String(ts(expires)));
+    }
+    mirror
+}
+
+pub fn flag_target(kind: &str) -> StoreResult<FlagTarget> {
+    match kind {
+        "message" => Ok(FlagTarget::Message),
+        "user" => Ok(FlagTarget::User),
+        other => Err(StoreError::Backend(format!(
+            "bad flag target {other:?} in database"
+        ))),
+    }
 }

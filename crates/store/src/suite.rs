@@ -583,6 +583,438 @@ async fn channel_queries_filter_and_sort(store: &dyn Store) {
     assert_eq!(found, ["messaging:a", "messaging:b"]);
 }
 
+fn listing(filter: serde_json::Value, schema: &eddy_query::Schema) -> ListQuery {
+    ListQuery {
+        filter: parse_filter(&filter, schema).expect("filter"),
+        sort: Vec::new(),
+        limit: 100,
+        offset: 0,
+    }
+}
+
+fn ban(user_id: &str, cid: Option<&str>, reason: &str, created: Timestamp) -> Ban {
+    Ban {
+        user_id: user_id.into(),
+        cid: cid.map(str::to_owned),
+        banned_by: Some("admin".into()),
+        reason: Some(reason.into()),
+        shadow: false,
+        ip_ban: false,
+        created_at: created,
+        expires_at: None,
+    }
+}
+
+fn banned_ids(bans: &[Ban]) -> Vec<String> {
+    bans.iter()
+        .map(|b| match &b.cid {
+            Some(cid) => format!("{}@{cid}", b.user_id),
+            None => b.user_id.clone(),
+        })
+        .collect()
+}
+
+async fn bans_are_replaced_mirrored_expired_and_lifted(store: &dyn Store) {
+    let app = store.ensure_app("key-ban", "s", "ban").await.unwrap().id;
+    let now = Utc::now();
+    let cid = "messaging:mod";
+    let mut alice = user("alice");
+    alice.doc.insert("color".into(), json!("red"));
+    store
+        .upsert_users(app, &[alice, user("bob"), user("carol"), user("dave")])
+        .await
+        .unwrap();
+    let mut carol_member = member(cid, "carol");
+    carol_member.doc.insert("nickname".into(), json!("cc"));
+    store
+        .create_channel(
+            app,
+            &channel(cid, "alice"),
+            &[member(cid, "alice"), member(cid, "bob"), carol_member],
+        )
+        .await
+        .unwrap();
+
+    // An app-wide ban, then its replacement in the same scope.
+    store
+        .put_ban(app, &ban("bob", None, "spam", now - Duration::seconds(30)))
+        .await
+        .unwrap();
+    let expires = now + Duration::hours(1);
+    let replacement = Ban {
+        expires_at: Some(expires),
+        ..ban("bob", None, "because", now - Duration::seconds(20))
+    };
+    store.put_ban(app, &replacement).await.unwrap();
+    let bob_bans = store.bans_of(app, "bob", now).await.unwrap();
+    assert_eq!(bob_bans.len(), 1, "the replacement took the scope's place");
+    assert_eq!(bob_bans[0].reason.as_deref(), Some("because"));
+    assert_eq!(bob_bans[0].cid, None);
+    assert_eq!(bob_bans[0].banned_by.as_deref(), Some("admin"));
+    assert!(bob_bans[0].expires_at.is_some());
+    let bob = store.users(app, &["bob".into()]).await.unwrap().remove(0);
+    assert_eq!(bob.doc.get("banned"), Some(&json!(true)));
+    assert_eq!(
+        bob.doc.get("ban_expires"),
+        Some(&json!(
+            expires.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ))
+    );
+    assert_eq!(bob.doc.get("shadow_banned"), None);
+
+    // A shadow ban mirrors `shadow_banned` only, and custom data stays.
+    store
+        .put_ban(
+            app,
+            &Ban {
+                shadow: true,
+                ..ban("alice", None, "quiet", now - Duration::seconds(10))
+            },
+        )
+        .await
+        .unwrap();
+    let alice = store.users(app, &["alice".into()]).await.unwrap().remove(0);
+    assert_eq!(alice.doc.get("shadow_banned"), Some(&json!(true)));
+    assert_eq!(alice.doc.get("banned"), None);
+    assert_eq!(alice.doc.get("ban_expires"), None);
+    assert_eq!(alice.doc.get("color"), Some(&json!("red")));
+
+    // A channel ban mirrors on the member, not on the user.
+    store
+        .put_ban(
+            app,
+            &ban("carol", Some(cid), "because", now - Duration::seconds(5)),
+        )
+        .await
+        .unwrap();
+    let members = store.members(app, cid, 10, 0).await.unwrap();
+    let carol_member = members.iter().find(|m| m.user_id == "carol").unwrap();
+    assert_eq!(carol_member.doc.get("banned"), Some(&json!(true)));
+    assert_eq!(carol_member.doc.get("nickname"), Some(&json!("cc")));
+    let bob_member = members.iter().find(|m| m.user_id == "bob").unwrap();
+    assert_eq!(
+        bob_member.doc.get("banned"),
+        None,
+        "an app-wide ban is not mirrored on memberships"
+    );
+    let carol = store.users(app, &["carol".into()]).await.unwrap().remove(0);
+    assert_eq!(carol.doc.get("banned"), None);
+
+    // A channel ban of a non-member, already expired.
+    store
+        .put_ban(
+            app,
+            &Ban {
+                expires_at: Some(now - Duration::seconds(1)),
+                ..ban("dave", Some(cid), "flood", now - Duration::seconds(60))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.bans_of(app, "dave", now).await.unwrap().is_empty());
+    assert_eq!(
+        banned_ids(
+            &store
+                .bans_of(app, "dave", now - Duration::seconds(2))
+                .await
+                .unwrap()
+        ),
+        ["dave@messaging:mod"]
+    );
+
+    let query = |filter: serde_json::Value| listing(filter, &crate::schemas::BANS);
+    let everything = store
+        .query_bans(app, &query(json!({})), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        banned_ids(&everything),
+        ["carol@messaging:mod", "alice", "bob", "dave@messaging:mod"],
+        "newest first by default"
+    );
+    let active = store
+        .query_bans(app, &query(json!({})), Some(now))
+        .await
+        .unwrap();
+    assert_eq!(banned_ids(&active), ["carol@messaging:mod", "alice", "bob"]);
+    let later = store
+        .query_bans(app, &query(json!({})), Some(now + Duration::hours(2)))
+        .await
+        .unwrap();
+    assert_eq!(banned_ids(&later), ["carol@messaging:mod", "alice"]);
+    for (filter, expected) in [
+        (
+            json!({"reason": "because"}),
+            vec!["carol@messaging:mod", "bob"],
+        ),
+        (
+            json!({"channel_cid": cid}),
+            vec!["carol@messaging:mod", "dave@messaging:mod"],
+        ),
+        (
+            json!({"channel_cid": {"$exists": false}}),
+            vec!["alice", "bob"],
+        ),
+        (
+            json!({"user_id": {"$in": ["bob", "dave"]}}),
+            vec!["bob", "dave@messaging:mod"],
+        ),
+        (json!({"shadow": true}), vec!["alice"]),
+        (
+            json!({"banned_by_id": "admin", "reason": {"$autocomplete": "qui"}}),
+            vec!["alice"],
+        ),
+    ] {
+        let found = store.query_bans(app, &query(filter.clone()), None).await;
+        assert_eq!(banned_ids(&found.unwrap()), expected, "filter {filter}");
+    }
+    let mut by_user = query(json!({}));
+    by_user.sort = parse_sort(
+        Some(&json!([{"field": "user_id", "direction": 1}])),
+        &["user_id"],
+        false,
+    )
+    .unwrap();
+    by_user.limit = 2;
+    by_user.offset = 1;
+    assert_eq!(
+        banned_ids(&store.query_bans(app, &by_user, None).await.unwrap()),
+        ["bob", "carol@messaging:mod"]
+    );
+    let mut unknown = query(json!({}));
+    unknown.sort = vec![eddy_query::SortField {
+        field: "nope".into(),
+        direction: 1,
+    }];
+    assert!(matches!(
+        store.query_bans(app, &unknown, None).await,
+        Err(crate::StoreError::Query(_))
+    ));
+
+    // Lifting a ban removes its mirror; scopes are distinct.
+    let lifted = store.remove_ban(app, "bob", None).await.unwrap();
+    assert_eq!(lifted.reason.as_deref(), Some("because"));
+    let bob = store.users(app, &["bob".into()]).await.unwrap().remove(0);
+    assert_eq!(bob.doc.get("banned"), None);
+    assert_eq!(bob.doc.get("ban_expires"), None);
+    assert!(matches!(
+        store.remove_ban(app, "bob", None).await,
+        Err(crate::StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.remove_ban(app, "carol", None).await,
+        Err(crate::StoreError::NotFound)
+    ));
+    let lifted = store.remove_ban(app, "carol", Some(cid)).await.unwrap();
+    assert_eq!(lifted.cid.as_deref(), Some(cid));
+    let members = store.members(app, cid, 10, 0).await.unwrap();
+    let carol_member = members.iter().find(|m| m.user_id == "carol").unwrap();
+    assert_eq!(carol_member.doc.get("banned"), None);
+    assert_eq!(carol_member.doc.get("nickname"), Some(&json!("cc")));
+    store.remove_ban(app, "alice", None).await.unwrap();
+    let alice = store.users(app, &["alice".into()]).await.unwrap().remove(0);
+    assert_eq!(alice.doc.get("shadow_banned"), None);
+    assert_eq!(alice.doc.get("color"), Some(&json!("red")));
+    assert!(store.bans_of(app, "bob", now).await.unwrap().is_empty());
+    let other = store.ensure_app("key-ban2", "s", "ban2").await.unwrap().id;
+    assert!(store
+        .query_bans(other, &query(json!({})), None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+fn flag(
+    reporter: &str,
+    target: FlagTarget,
+    target_id: &str,
+    author: &str,
+    cid: Option<&str>,
+    created: Timestamp,
+) -> Flag {
+    Flag {
+        reporter_id: reporter.into(),
+        target,
+        target_id: target_id.into(),
+        target_user_id: author.into(),
+        cid: cid.map(str::to_owned),
+        reason: Some(format!("{reporter} says so")),
+        doc: json!({"details": {"where": target_id}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        created_at: created,
+        updated_at: created,
+        reviewed_at: None,
+        reviewed_by: None,
+    }
+}
+
+fn flagged(flags: &[Flag]) -> Vec<String> {
+    flags
+        .iter()
+        .map(|f| format!("{}>{}", f.reporter_id, f.target_id))
+        .collect()
+}
+
+async fn flags_conflict_are_withdrawn_and_queried_by_kind(store: &dyn Store) {
+    let app = store.ensure_app("key-fl", "s", "fl").await.unwrap().id;
+    let now = Utc::now();
+    let at = |seconds: i64| now - Duration::seconds(seconds);
+    let (a, b) = ("messaging:a", "messaging:b");
+    let message = FlagTarget::Message;
+    store
+        .put_flag(app, &flag("alice", message, "m1", "bob", Some(a), at(30)))
+        .await
+        .unwrap();
+    let reviewed = Flag {
+        reviewed_at: Some(at(1)),
+        reviewed_by: Some("admin".into()),
+        ..flag("carol", message, "m1", "bob", Some(a), at(20))
+    };
+    store.put_flag(app, &reviewed).await.unwrap();
+    store
+        .put_flag(app, &flag("alice", message, "m2", "carol", Some(b), at(10)))
+        .await
+        .unwrap();
+    store
+        .put_flag(
+            app,
+            &flag("alice", FlagTarget::User, "bob", "bob", None, at(5)),
+        )
+        .await
+        .unwrap();
+    // The same reporter may flag a user whose id equals a flagged message's: kinds are apart.
+    store
+        .put_flag(
+            app,
+            &flag("alice", FlagTarget::User, "m1", "m1", None, at(4)),
+        )
+        .await
+        .unwrap();
+    let again = store
+        .put_flag(app, &flag("alice", message, "m1", "bob", Some(a), at(0)))
+        .await;
+    assert!(
+        matches!(again, Err(crate::StoreError::Conflict(_))),
+        "{again:?}"
+    );
+
+    let query = |filter: serde_json::Value| listing(filter, &crate::schemas::FLAGS);
+    let messages = store
+        .query_flags(app, message, &query(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        flagged(&messages),
+        ["alice>m2", "carol>m1", "alice>m1"],
+        "message flags only, newest first"
+    );
+    let first = messages
+        .iter()
+        .find(|f| f.reporter_id == "alice" && f.target_id == "m1");
+    let first = first.unwrap();
+    assert_eq!(first.cid.as_deref(), Some(a));
+    assert_eq!(first.target, message);
+    assert_eq!(first.doc["details"]["where"], "m1");
+    assert_eq!(first.reason.as_deref(), Some("alice says so"));
+    let users = store
+        .query_flags(app, FlagTarget::User, &query(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(flagged(&users), ["alice>m1", "alice>bob"]);
+    assert!(users
+        .iter()
+        .all(|f| f.target == FlagTarget::User && f.cid.is_none()));
+    for (target, filter, expected) in [
+        (
+            message,
+            json!({"channel_cid": a}),
+            vec!["carol>m1", "alice>m1"],
+        ),
+        (
+            message,
+            json!({"user_id": "bob"}),
+            vec!["carol>m1", "alice>m1"],
+        ),
+        (message, json!({"user_id": "carol"}), vec!["alice>m2"]),
+        (
+            message,
+            json!({"reporter_id": "alice"}),
+            vec!["alice>m2", "alice>m1"],
+        ),
+        (message, json!({"is_reviewed": true}), vec!["carol>m1"]),
+        (
+            message,
+            json!({"message_id": {"$in": ["m2", "m9"]}}),
+            vec!["alice>m2"],
+        ),
+        (
+            FlagTarget::User,
+            json!({"user_id": "bob"}),
+            vec!["alice>bob"],
+        ),
+    ] {
+        let found = store.query_flags(app, target, &query(filter.clone())).await;
+        assert_eq!(flagged(&found.unwrap()), expected, "filter {filter}");
+    }
+    let mut oldest_first = query(json!({}));
+    oldest_first.sort = parse_sort(
+        Some(&json!([{"field": "updated_at", "direction": 1}])),
+        &["updated_at"],
+        false,
+    )
+    .unwrap();
+    oldest_first.limit = 2;
+    assert_eq!(
+        flagged(
+            &store
+                .query_flags(app, message, &oldest_first)
+                .await
+                .unwrap()
+        ),
+        ["alice>m1", "carol>m1"]
+    );
+
+    let withdrawn = store
+        .remove_flag(app, "alice", message, "m1")
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.target_user_id, "bob");
+    assert_eq!(withdrawn.cid.as_deref(), Some(a));
+    assert!(matches!(
+        store.remove_flag(app, "alice", message, "m1").await,
+        Err(crate::StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.remove_flag(app, "bob", FlagTarget::User, "bob").await,
+        Err(crate::StoreError::NotFound)
+    ));
+    assert_eq!(
+        flagged(
+            &store
+                .query_flags(app, message, &query(json!({"channel_cid": a})))
+                .await
+                .unwrap()
+        ),
+        ["carol>m1"]
+    );
+    assert_eq!(
+        store
+            .query_flags(app, FlagTarget::User, &query(json!({})))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "withdrawing a message flag leaves the user flag of the same id"
+    );
+    // Withdrawn, the flag may be raised again.
+    store
+        .put_flag(app, &flag("alice", message, "m1", "bob", Some(a), at(0)))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_store_suite() {
     let store = sqlite().await;
@@ -595,6 +1027,8 @@ async fn sqlite_passes_the_store_suite() {
     events_are_kept_in_order_per_channel(&store).await;
     mutes_are_renewed_listed_until_expiry_and_removed(&store).await;
     devices_are_registered_once_listed_and_deleted(&store).await;
+    bans_are_replaced_mirrored_expired_and_lifted(&store).await;
+    flags_conflict_are_withdrawn_and_queried_by_kind(&store).await;
 }
 
 #[tokio::test]
@@ -610,6 +1044,8 @@ async fn postgres_passes_the_store_suite() {
         events_are_kept_in_order_per_channel(store).await;
         mutes_are_renewed_listed_until_expiry_and_removed(store).await;
         devices_are_registered_once_listed_and_deleted(store).await;
+        bans_are_replaced_mirrored_expired_and_lifted(store).await;
+        flags_conflict_are_withdrawn_and_queried_by_kind(store).await;
     })
     .await;
 }

@@ -2,6 +2,7 @@
 
 mod channels;
 mod messages;
+mod moderation;
 #[cfg(test)]
 mod parity;
 mod rows;

@@ -1029,6 +1029,341 @@ async fn scenario(store: &dyn Store) -> Vec<String> {
         |c| ids(c, |c| c.cid.clone()),
     ));
 
+    // Moderation: bans with their mirrors, flags.
+    let ban = |user_id: &str, cid: Option<&str>, reason: Option<&str>, seconds: i64| Ban {
+        user_id: user_id.into(),
+        cid: cid.map(str::to_owned),
+        banned_by: Some("alice".into()),
+        reason: reason.map(str::to_owned),
+        shadow: false,
+        ip_ban: false,
+        created_at: at(seconds),
+        expires_at: None,
+    };
+    let show_ban = |b: &Ban| {
+        format!(
+            "{} {:?} {:?} {:?} {} {} {} {:?}",
+            b.user_id,
+            b.cid,
+            b.banned_by,
+            b.reason,
+            b.shadow,
+            b.ip_ban,
+            text_of(&b.created_at),
+            b.expires_at.as_ref().map(text_of)
+        )
+    };
+    let show_bans = |bans: Vec<Ban>| format!("{:?}", bans.iter().map(show_ban).collect::<Vec<_>>());
+    for put in [
+        Ban {
+            expires_at: Some(at(700)),
+            ..ban("carol", None, Some("spam"), 600)
+        },
+        Ban {
+            shadow: true,
+            ..ban("carol", None, Some("because"), 601)
+        },
+        Ban {
+            expires_at: Some(at(650)),
+            ip_ban: true,
+            ..ban("bob", Some(general), Some("because"), 602)
+        },
+        ban("alice", Some("messaging:random"), None, 603),
+        Ban {
+            expires_at: Some(at(800)),
+            ..ban("dave", None, Some("Quiet please"), 604)
+        },
+    ] {
+        log.push(outcome(store.put_ban(app, &put).await, |_| "banned".into()));
+    }
+    let user_docs = |mut users: Vec<User>| {
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        format!(
+            "{:?}",
+            users
+                .iter()
+                .map(|u| format!("{} {}", u.id, canon_doc(&u.doc)))
+                .collect::<Vec<_>>()
+        )
+    };
+    let member_docs = |members: Vec<Member>| {
+        format!(
+            "{:?}",
+            members
+                .iter()
+                .map(|m| format!("{} {} {}", m.cid, m.user_id, canon_doc(&m.doc)))
+                .collect::<Vec<_>>()
+        )
+    };
+    let everyone: Vec<String> = ["alice", "bob", "carol", "dave"].map(String::from).to_vec();
+    log.push(outcome(store.users(app, &everyone).await, user_docs));
+    log.push(outcome(
+        store
+            .members_of(app, &[general.into(), "messaging:random".into()], None)
+            .await,
+        member_docs,
+    ));
+    for (user, seconds) in [("carol", 600), ("bob", 600), ("bob", 650), ("alice", 0)] {
+        log.push(format!(
+            "bans_of {user} {seconds}: {}",
+            outcome(store.bans_of(app, user, at(seconds)).await, show_bans)
+        ));
+    }
+    for (filter, sort, active) in [
+        (json!({}), json!([]), None),
+        (json!({}), json!([]), Some(660)),
+        (json!({}), json!([]), Some(750)),
+        (json!({"reason": "because"}), json!([]), None),
+        (json!({"channel_cid": general}), json!([]), None),
+        (
+            json!({"channel_cid": {"$in": [general, "messaging:random"]}}),
+            json!([]),
+            None,
+        ),
+        (json!({"channel_cid": {"$exists": false}}), json!([]), None),
+        (
+            json!({"channel_cid": {"$exists": true}}),
+            json!([{"field": "user_id", "direction": -1}]),
+            None,
+        ),
+        (
+            json!({"user_id": {"$in": ["bob", "dave", "zed"]}}),
+            json!([]),
+            None,
+        ),
+        (
+            json!({"user_id": {"$gte": "carol"}}),
+            json!([{"field": "user_id", "direction": 1}]),
+            None,
+        ),
+        (
+            json!({"banned_by_id": "alice", "shadow": false}),
+            json!([]),
+            None,
+        ),
+        (json!({"shadow": true}), json!([]), None),
+        (json!({"reason": {"$autocomplete": "qui"}}), json!([]), None),
+        (json!({"reason": {"$gt": "b"}}), json!([]), None),
+        (json!({"reason": {"$exists": false}}), json!([]), None),
+        (
+            json!({"expires": {"$lt": text(750)}}),
+            json!([{"field": "expires", "direction": 1}]),
+            None,
+        ),
+        (
+            json!({"created_at": {"$gte": text(602)}}),
+            json!([{"field": "created_at", "direction": 1}]),
+            None,
+        ),
+        (
+            json!({"$or": [{"shadow": true}, {"channel_cid": general}]}),
+            json!([]),
+            None,
+        ),
+        (json!({}), json!([{"field": "nope", "direction": 1}]), None),
+    ] {
+        let query = list(filter.clone(), sort.clone(), &schemas::BANS, 10);
+        log.push(format!(
+            "bans {filter} {sort} {active:?}: {}",
+            outcome(
+                store.query_bans(app, &query, active.map(at)).await,
+                show_bans
+            )
+        ));
+    }
+    let mut paged = list(json!({}), json!([]), &schemas::BANS, 2);
+    paged.offset = 1;
+    log.push(outcome(
+        store.query_bans(app, &paged, None).await,
+        show_bans,
+    ));
+
+    let flag = |reporter: &str,
+                target: FlagTarget,
+                target_id: &str,
+                author: &str,
+                cid: Option<&str>,
+                seconds: i64| Flag {
+        reporter_id: reporter.into(),
+        target,
+        target_id: target_id.into(),
+        target_user_id: author.into(),
+        cid: cid.map(str::to_owned),
+        reason: Some(format!("{reporter} on {target_id}")),
+        doc: doc(json!({"details": {"n": seconds}, "custom": [1, "x"]})),
+        created_at: at(seconds),
+        updated_at: at(seconds + 100 - seconds % 7),
+        reviewed_at: (seconds % 2 == 0).then(|| at(seconds + 1)),
+        reviewed_by: (seconds % 2 == 0).then(|| "alice".to_owned()),
+    };
+    let show_flag = |f: &Flag| {
+        format!(
+            "{} {} {} {} {:?} {:?} {} {} {} {:?} {:?}",
+            f.reporter_id,
+            f.target.as_str(),
+            f.target_id,
+            f.target_user_id,
+            f.cid,
+            f.reason,
+            canon_doc(&f.doc),
+            text_of(&f.created_at),
+            text_of(&f.updated_at),
+            f.reviewed_at.as_ref().map(text_of),
+            f.reviewed_by
+        )
+    };
+    let show_flags =
+        |flags: Vec<Flag>| format!("{:?}", flags.iter().map(show_flag).collect::<Vec<_>>());
+    for put in [
+        flag(
+            "alice",
+            FlagTarget::Message,
+            "m2",
+            "bob",
+            Some(general),
+            610,
+        ),
+        flag(
+            "carol",
+            FlagTarget::Message,
+            "m2",
+            "bob",
+            Some(general),
+            611,
+        ),
+        flag(
+            "alice",
+            FlagTarget::Message,
+            "m3",
+            "carol",
+            Some("messaging:random"),
+            612,
+        ),
+        flag("alice", FlagTarget::User, "bob", "bob", None, 613),
+        flag("alice", FlagTarget::User, "m2", "m2", None, 614),
+        flag(
+            "alice",
+            FlagTarget::Message,
+            "m2",
+            "bob",
+            Some(general),
+            615,
+        ),
+        flag("bob", FlagTarget::User, "carol", "carol", None, 616),
+    ] {
+        log.push(outcome(store.put_flag(app, &put).await, |_| {
+            "flagged".into()
+        }));
+    }
+    for (target, filter, sort) in [
+        (FlagTarget::Message, json!({}), json!([])),
+        (FlagTarget::User, json!({}), json!([])),
+        (
+            FlagTarget::Message,
+            json!({"channel_cid": general}),
+            json!([]),
+        ),
+        (
+            FlagTarget::Message,
+            json!({"user_id": "bob"}),
+            json!([{"field": "updated_at", "direction": 1}]),
+        ),
+        (
+            FlagTarget::Message,
+            json!({"message_user_id": {"$in": ["carol"]}}),
+            json!([]),
+        ),
+        (
+            FlagTarget::Message,
+            json!({"message_id": "m2", "reporter_id": {"$ne": "alice"}}),
+            json!([]),
+        ),
+        (FlagTarget::Message, json!({"is_reviewed": true}), json!([])),
+        (
+            FlagTarget::Message,
+            json!({"is_reviewed": false}),
+            json!([]),
+        ),
+        (
+            FlagTarget::Message,
+            json!({"reason": {"$autocomplete": "on"}}),
+            json!([]),
+        ),
+        (FlagTarget::User, json!({"user_id": "bob"}), json!([])),
+        (
+            FlagTarget::User,
+            json!({"created_at": {"$gt": text(613)}}),
+            json!([{"field": "created_at", "direction": 1}]),
+        ),
+        (
+            FlagTarget::Message,
+            json!({}),
+            json!([{"field": "nope", "direction": 1}]),
+        ),
+    ] {
+        let query = list(filter.clone(), sort.clone(), &schemas::FLAGS, 10);
+        log.push(format!(
+            "flags {} {filter} {sort}: {}",
+            target.as_str(),
+            outcome(store.query_flags(app, target, &query).await, show_flags)
+        ));
+    }
+    log.push(outcome(
+        store
+            .remove_flag(app, "alice", FlagTarget::Message, "m2")
+            .await,
+        |f| show_flag(&f),
+    ));
+    log.push(outcome(
+        store
+            .remove_flag(app, "alice", FlagTarget::Message, "m2")
+            .await,
+        |f| show_flag(&f),
+    ));
+    log.push(outcome(
+        store
+            .remove_flag(app, "bob", FlagTarget::Message, "carol")
+            .await,
+        |f| show_flag(&f),
+    ));
+    log.push(outcome(
+        store
+            .query_flags(
+                app,
+                FlagTarget::User,
+                &list(json!({}), json!([]), &schemas::FLAGS, 10),
+            )
+            .await,
+        show_flags,
+    ));
+
+    log.push(outcome(store.remove_ban(app, "carol", None).await, |b| {
+        show_ban(&b)
+    }));
+    log.push(outcome(store.remove_ban(app, "carol", None).await, |b| {
+        show_ban(&b)
+    }));
+    log.push(outcome(store.remove_ban(app, "bob", None).await, |b| {
+        show_ban(&b)
+    }));
+    log.push(outcome(
+        store.remove_ban(app, "bob", Some(general)).await,
+        |b| show_ban(&b),
+    ));
+    log.push(outcome(store.users(app, &everyone).await, user_docs));
+    log.push(outcome(
+        store
+            .members_of(app, &[general.into(), "messaging:random".into()], None)
+            .await,
+        member_docs,
+    ));
+    log.push(outcome(
+        store
+            .query_bans(app, &list(json!({}), json!([]), &schemas::BANS, 10), None)
+            .await,
+        show_bans,
+    ));
+
     // Apps and channel types.
     let mut custom = ChannelConfig::built_in("messaging");
     custom.name = "custom".into();

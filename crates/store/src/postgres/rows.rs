@@ -1,8 +1,8 @@
 //! Conversions between PostgreSQL rows and records: JSONB documents, BOOLEAN flags and the same fixed-width UTC timestamp text as SQLite.
 
 use crate::contract::{StoreError, StoreResult};
-use crate::encoding::reaction_from_json;
-pub use crate::encoding::{parse_ts, reaction_to_json, to_json, ts};
+pub use crate::encoding::{ban_mirror, parse_ts, reaction_to_json, to_json, ts, BAN_MIRROR_KEYS};
+use crate::encoding::{flag_target, reaction_from_json};
 use crate::model::*;
 use serde_json::{Map, Value};
 use sqlx::postgres::PgRow;
@@ -140,5 +140,36 @@ pub fn message_from_row(row: &PgRow) -> StoreResult<Message> {
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
         deleted_at: optional_time(row, "deleted_at")?,
+    })
+}
+
+/// A ban row; the empty `cid` of an app-wide ban reads as `None`.
+pub fn ban_from_row(row: &PgRow) -> StoreResult<Ban> {
+    let cid: String = column(row, "cid")?;
+    Ok(Ban {
+        user_id: column(row, "user_id")?,
+        cid: (!cid.is_empty()).then_some(cid),
+        banned_by: column(row, "banned_by")?,
+        reason: column(row, "reason")?,
+        shadow: column(row, "shadow")?,
+        ip_ban: column(row, "ip_ban")?,
+        created_at: time(row, "created_at")?,
+        expires_at: optional_time(row, "expires_at")?,
+    })
+}
+
+pub fn flag_from_row(row: &PgRow) -> StoreResult<Flag> {
+    Ok(Flag {
+        reporter_id: column(row, "reporter_id")?,
+        target: flag_target(&column::<String>(row, "target_kind")?)?,
+        target_id: column(row, "target_id")?,
+        target_user_id: column(row, "target_user_id")?,
+        cid: column(row, "cid")?,
+        reason: column(row, "reason")?,
+        doc: document(row, "doc")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        reviewed_at: optional_time(row, "reviewed_at")?,
+        reviewed_by: column(row, "reviewed_by")?,
     })
 }
