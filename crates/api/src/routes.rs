@@ -110,6 +110,11 @@ pub fn router(state: AppState) -> Router {
                 .delete(delete_message),
         )
         .route("/messages/{id}/replies", get(get_replies))
+        .route("/threads", post(query_threads))
+        .route(
+            "/threads/{id}",
+            get(get_thread).patch(update_thread_partial),
+        )
         .route("/messages/{id}/undelete", post(undelete_message))
         .route("/messages/{id}/reaction", post(send_reaction))
         .route("/messages/{id}/reaction/{type}", delete(delete_reaction))
@@ -724,6 +729,76 @@ async fn delete_message(
             hard,
             context.param("deleted_by"),
         )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn query_threads(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: QueryThreads = context.body(&body)?;
+    let result = state
+        .chat
+        .query_threads(
+            context.app.id,
+            &context.actor,
+            request,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_thread(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+) -> Outcome {
+    let number = |name: &str| -> Result<Option<i64>, ErrorReply> {
+        context
+            .param(name)
+            .map(|value| {
+                value.parse::<i64>().map_err(|_| {
+                    context.fail(
+                        ApiError::input(format!("{name} must be a whole number, got {value:?}"))
+                            .in_operation("GetThread"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let request = GetThread {
+        reply_limit: number("reply_limit")?,
+        participant_limit: number("participant_limit")?,
+        member_limit: number("member_limit")?,
+        watch: context.flag("watch"),
+        user_id: context.param("user_id").map(str::to_owned),
+    };
+    let result = state
+        .chat
+        .get_thread(
+            context.app.id,
+            &context.actor,
+            &id,
+            request,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn update_thread_partial(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: UpdateThreadPartial = context.body(&body)?;
+    let result = state
+        .chat
+        .update_thread_partial(context.app.id, &context.actor, &id, request)
         .await;
     answer(&context, StatusCode::OK, result)
 }

@@ -367,7 +367,7 @@ impl Chat {
         Ok(Value::Object(state))
     }
 
-    async fn watch_channel(
+    pub(crate) async fn watch_channel(
         &self,
         app: AppId,
         channel: &Channel,

@@ -17,6 +17,7 @@ pub mod requests;
 mod search;
 pub mod sync;
 mod tasks;
+mod threads;
 mod users;
 
 pub use context::{Actor, Chat};

@@ -208,7 +208,8 @@ pub fn message(
     let mut out = Map::new();
     for (key, value) in &message.doc {
         match key.as_str() {
-            "mentioned_users" | "pinned_by" => {}
+            // Thread title and custom data are shown on the thread, not on its parent message.
+            "mentioned_users" | "pinned_by" | "thread" => {}
             _ => {
                 out.insert(key.clone(), value.clone());
             }

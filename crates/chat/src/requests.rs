@@ -340,3 +340,36 @@ pub struct CreateDevice {
     pub push_provider_name: Option<String>,
     pub user_id: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryThreads {
+    pub filter: Value,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub reply_limit: Option<i64>,
+    pub participant_limit: Option<i64>,
+    pub member_limit: Option<i64>,
+    pub watch: bool,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetThread {
+    pub reply_limit: Option<i64>,
+    pub participant_limit: Option<i64>,
+    pub member_limit: Option<i64>,
+    pub watch: bool,
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateThreadPartial {
+    pub set: Map<String, Value>,
+    pub unset: Vec<String>,
+    pub user_id: Option<String>,
+}

@@ -183,6 +183,15 @@ pub trait MessageStore: Send + Sync {
         parent_id: &str,
         page: &MessagePage,
     ) -> StoreResult<Vec<Message>>;
+    /// Thread parents (messages with replies, not deleted) that `viewer` takes part in and whose
+    /// channel they still belong to, filtered and sorted over [`crate::schemas::THREADS`]; no sort
+    /// means unread first, then latest reply first.
+    async fn query_threads(
+        &self,
+        app: AppId,
+        viewer: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<Message>>;
     async fn update_message(&self, app: AppId, message: &Message) -> StoreResult<Message>;
     /// Soft delete marks it `deleted`; hard delete removes it with its reactions and fixes the parent's reply count.
     async fn delete_message(

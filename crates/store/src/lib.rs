@@ -9,6 +9,7 @@ mod search_order;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
+mod thread_query;
 
 pub use contract::{
     AppStore, BulkStore, ChannelStore, EventLog, MessageStore, ModerationStore, MuteStore, Store,

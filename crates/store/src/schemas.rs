@@ -41,6 +41,7 @@ const ORDERED: &[Op] = &[
     Op::Exists,
 ];
 const FLAG: &[Op] = &[Op::Eq, Op::Ne];
+const RANGE: &[Op] = &[Op::Eq, Op::Gt, Op::Gte, Op::Lt, Op::Lte];
 /// Fields Stream defines that eddy does not keep: refused by name rather than read as custom data.
 const NOT_KEPT: &[Op] = &[];
 const NAME_MATCH: &[Op] = &[Op::Eq, Op::In, Op::Autocomplete, Op::Q];
@@ -587,4 +588,70 @@ pub const FLAGS: Schema = Schema {
 pub const FLAG_SORT: &[(&str, SqlTarget)] = &[
     ("created_at", SqlTarget::Column("created_at")),
     ("updated_at", SqlTarget::Column("updated_at")),
+];
+
+/// The time of a thread's latest reply.
+const THREAD_LAST_MESSAGE_AT: SqlTarget = SqlTarget::Expr {
+    sqlite: "(SELECT MAX(r.created_at) FROM messages r WHERE r.app_id = m.app_id AND r.parent_id = m.id AND r.deleted_at IS NULL)",
+    postgres: "(SELECT MAX(r.created_at) FROM messages r WHERE r.app_id = m.app_id AND r.parent_id = m.id AND r.deleted_at IS NULL)",
+};
+const THREAD_PARTICIPANT_COUNT: SqlTarget = SqlTarget::Expr {
+    sqlite: "json_array_length(m.thread_participants)",
+    postgres: "jsonb_array_length(m.thread_participants)",
+};
+/// Another user replied after the viewer last read the thread's channel (threads share their
+/// channel's read state).
+const THREAD_HAS_UNREAD: SqlTarget = SqlTarget::Viewer {
+    sqlite: "EXISTS (SELECT 1 FROM messages r JOIN members v ON v.app_id = r.app_id AND v.cid = r.cid AND v.user_id = {viewer} WHERE r.app_id = m.app_id AND r.parent_id = m.id AND r.deleted_at IS NULL AND r.user_id <> v.user_id AND r.created_at > v.last_read)",
+    postgres: "EXISTS (SELECT 1 FROM messages r JOIN members v ON v.app_id = r.app_id AND v.cid = r.cid AND v.user_id = {viewer} WHERE r.app_id = m.app_id AND r.parent_id = m.id AND r.deleted_at IS NULL AND r.user_id <> v.user_id AND r.created_at > v.last_read)",
+};
+
+/// QueryThreads over thread parents: messages aliased `m` with replies.
+pub const THREADS: Schema = Schema {
+    alias: "m",
+    document: "doc",
+    fields: &[
+        field("channel_cid", FieldKind::Text, &[Op::Eq, Op::In], SqlTarget::Column("cid")),
+        field("parent_message_id", FieldKind::Text, &[Op::Eq, Op::In], SqlTarget::Column("id")),
+        field("created_by_user_id", FieldKind::Text, &[Op::Eq, Op::In], SqlTarget::Column("user_id")),
+        field(
+            "channel.team",
+            FieldKind::Text,
+            &[Op::Eq, Op::In],
+            SqlTarget::Related {
+                sqlite: "EXISTS (SELECT 1 FROM channels tc WHERE tc.app_id = m.app_id AND tc.cid = m.cid AND {condition})",
+                postgres: "EXISTS (SELECT 1 FROM channels tc WHERE tc.app_id = m.app_id AND tc.cid = m.cid AND {condition})",
+                value_sqlite: "json_extract(tc.doc, '$.team')",
+                value_postgres: "(tc.doc ->> 'team')",
+            },
+        ),
+        field(
+            "channel.disabled",
+            FieldKind::Bool,
+            &[Op::Eq],
+            SqlTarget::Expr {
+                sqlite: "(SELECT tc.disabled FROM channels tc WHERE tc.app_id = m.app_id AND tc.cid = m.cid)",
+                postgres: "(SELECT tc.disabled FROM channels tc WHERE tc.app_id = m.app_id AND tc.cid = m.cid)",
+            },
+        ),
+        field("has_unread", FieldKind::Bool, &[Op::Eq], THREAD_HAS_UNREAD),
+        field("created_at", FieldKind::Time, RANGE, SqlTarget::Column("created_at")),
+        field("updated_at", FieldKind::Time, RANGE, SqlTarget::Column("updated_at")),
+        field("last_message_at", FieldKind::Time, RANGE, THREAD_LAST_MESSAGE_AT),
+        field("reply_count", FieldKind::Number, RANGE, SqlTarget::Column("reply_count")),
+        field("participant_count", FieldKind::Number, RANGE, THREAD_PARTICIPANT_COUNT),
+        field("active_participant_count", FieldKind::Number, RANGE, THREAD_PARTICIPANT_COUNT),
+    ],
+    custom_fields: false,
+};
+
+pub const THREAD_SORT: &[(&str, SqlTarget)] = &[
+    ("has_unread", THREAD_HAS_UNREAD),
+    ("last_message_at", THREAD_LAST_MESSAGE_AT),
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+    ("reply_count", SqlTarget::Column("reply_count")),
+    ("participant_count", THREAD_PARTICIPANT_COUNT),
+    ("active_participant_count", THREAD_PARTICIPANT_COUNT),
+    ("parent_message_id", SqlTarget::Column("id")),
 ];

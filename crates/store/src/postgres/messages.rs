@@ -272,6 +272,21 @@ impl MessageStore for PostgresStore {
             .await
     }
 
+    async fn query_threads(
+        &self,
+        app: AppId,
+        viewer: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<Message>> {
+        let sql =
+            crate::thread_query::render_thread_query(D, app, viewer, query).map_err(query_error)?;
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     async fn update_message(&self, app: AppId, message: &Message) -> StoreResult<Message> {
         let row = sqlx::query("UPDATE messages SET doc = $1::jsonb, type = $2, updated_at = $3, show_in_channel = $4 WHERE app_id = $5 AND id = $6 RETURNING *")
             .bind(to_json(&message.doc)?)

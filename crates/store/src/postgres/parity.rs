@@ -627,6 +627,37 @@ async fn scenario(store: &dyn Store) -> Vec<String> {
         ));
     }
 
+    // Threads.
+    for viewer in ["alice", "bob", "carol"] {
+        for (filter, sort) in [
+            (json!({}), json!([])),
+            (json!({"channel_cid": general}), json!([])),
+            (json!({"has_unread": true}), json!([])),
+            (
+                json!({"reply_count": {"$gte": 2}}),
+                json!([{"field": "reply_count", "direction": -1}]),
+            ),
+            (
+                json!({"participant_count": {"$gt": 1}}),
+                json!([{"field": "last_message_at", "direction": 1}]),
+            ),
+            (json!({"channel.team": "red"}), json!([])),
+            (
+                json!({"created_by_user_id": "alice"}),
+                json!([{"field": "created_at", "direction": 1}]),
+            ),
+        ] {
+            let query = list(filter.clone(), sort.clone(), &schemas::THREADS, 10);
+            log.push(format!(
+                "threads {viewer} {filter} {sort}: {}",
+                outcome(store.query_threads(app, viewer, &query).await, |m| ids(
+                    m,
+                    |m| m.id.clone()
+                ))
+            ));
+        }
+    }
+
     // Search.
     for (channels, messages, sort) in [
         (

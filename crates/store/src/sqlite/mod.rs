@@ -1229,6 +1229,21 @@ impl MessageStore for SqliteStore {
             .await
     }
 
+    async fn query_threads(
+        &self,
+        app: AppId,
+        viewer: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = crate::thread_query::render_thread_query(Dialect::Sqlite, app, viewer, query)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     async fn update_message(&self, app: AppId, message: &Message) -> StoreResult<Message> {
         let row = sqlx::query("UPDATE messages SET doc = ?, type = ?, updated_at = ?, show_in_channel = ? WHERE app_id = ? AND id = ? RETURNING *")
             .bind(to_json(&message.doc)?)
