@@ -120,6 +120,26 @@ const CHANNELS: Schema = Schema {
             },
         ),
         field(
+            "invite",
+            FieldKind::Choice(&["pending", "accepted", "rejected"]),
+            &[Op::Eq, Op::In],
+            SqlTarget::Expr {
+                sqlite: "json_extract(c.doc, '$.invite')",
+                postgres: "(c.doc ->> 'invite')",
+            },
+        ),
+        field(
+            "member.user.name",
+            FieldKind::Text,
+            &[Op::Eq, Op::In, Op::Autocomplete, Op::Q],
+            SqlTarget::Related {
+                sqlite: "EXISTS (SELECT 1 FROM members mn WHERE mn.cid = c.cid AND {condition})",
+                postgres: "EXISTS (SELECT 1 FROM members mn WHERE mn.cid = c.cid AND {condition})",
+                value_sqlite: "json_extract(mn.doc, '$.name')",
+                value_postgres: "(mn.doc ->> 'name')",
+            },
+        ),
+        field(
             "text",
             FieldKind::Text,
             &[Op::Q, Op::Eq, Op::Autocomplete],
@@ -185,6 +205,8 @@ const FIELDS: &[&str] = &[
     "banned",
     "joined",
     "text",
+    "invite",
+    "member.user.name",
 ];
 const OPERATORS: &[&str] = &[
     "$eq",
@@ -246,6 +268,7 @@ fn custom_key() -> BoxedStrategy<String> {
 const STRINGS: &[&str] = &[
     "",
     "a",
+    "pending",
     "messaging",
     "O'Reilly",
     "it's \"quoted\"",
