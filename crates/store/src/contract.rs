@@ -318,12 +318,19 @@ pub trait BulkStore: Send + Sync {
 
 /// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
 pub trait Store:
-    AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog
+    AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog + BulkStore
 {
 }
 
 impl<
-        T: AppStore + UserStore + ChannelStore + MessageStore + MuteStore + DeviceStore + EventLog,
+        T: AppStore
+            + UserStore
+            + ChannelStore
+            + MessageStore
+            + MuteStore
+            + DeviceStore
+            + EventLog
+            + BulkStore,
     > Store for T
 {
 }

@@ -363,7 +363,12 @@ pub const BANS: Schema = Schema {
     alias: "b",
     document: "doc",
     fields: &[
-        field("user_id", FieldKind::Text, ORDERED, SqlTarget::Column("user_id")),
+        field(
+            "user_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("user_id"),
+        ),
         field(
             "banned_by_id",
             FieldKind::Text,
@@ -408,7 +413,12 @@ pub const FLAGS: Schema = Schema {
     alias: "f",
     document: "doc",
     fields: &[
-        field("channel_cid", FieldKind::Text, ORDERED, SqlTarget::Column("cid")),
+        field(
+            "channel_cid",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("cid"),
+        ),
         field(
             "message_id",
             FieldKind::Text,
