@@ -335,6 +335,7 @@ pub trait Store:
     + DeviceStore
     + EventLog
     + ModerationStore
+    + BulkStore
 {
 }
 
@@ -346,7 +347,8 @@ impl<
             + MuteStore
             + DeviceStore
             + EventLog
-            + ModerationStore,
+            + ModerationStore
+            + BulkStore,
     > Store for T
 {
 }

@@ -2,6 +2,7 @@
 
 mod contract;
 mod encoding;
+mod import;
 mod model;
 pub mod postgres;
 pub mod schemas;

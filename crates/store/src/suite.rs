@@ -1015,6 +1015,225 @@ async fn flags_conflict_are_withdrawn_and_queried_by_kind(store: &dyn Store) {
         .unwrap();
 }
 
+/// A channel query as one user sees it (hidden channels excluded), newest message first.
+fn members_query(member_id: &str) -> ChannelQuery {
+    ChannelQuery {
+        query: ListQuery {
+            filter: parse_filter(
+                &json!({"members": {"$in": [member_id]}}),
+                &crate::schemas::CHANNELS,
+            )
+            .unwrap(),
+            sort: parse_sort(
+                Some(&json!([{"field": "last_message_at", "direction": -1}])),
+                &["last_message_at"],
+                false,
+            )
+            .unwrap(),
+            limit: 10,
+            offset: 0,
+        },
+        viewer: Some(member_id.into()),
+        hidden: Some(false),
+    }
+}
+
+async fn imports_recompute_counts_and_are_idempotent(store: &dyn Store) {
+    let app = store.ensure_app("key-i", "s", "i").await.unwrap().id;
+    let base = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let at = |seconds: i64| base + Duration::seconds(seconds);
+    let earlier = store.upsert_users(app, &[user("dora")]).await.unwrap();
+    let mut dora = user("dora");
+    dora.doc.insert("name".into(), json!("Dora Imported"));
+    dora.created_at = at(86_400 * 400);
+    let users: Vec<User> = ["alice", "bob", "carol"]
+        .into_iter()
+        .map(user)
+        .chain([dora])
+        .collect();
+    let mut one = channel("messaging:imp1", "alice");
+    one.doc.insert("name".into(), json!("Import one"));
+    let two = channel("messaging:imp2", "alice");
+    let members = vec![
+        member("messaging:imp1", "alice"),
+        member("messaging:imp1", "bob"),
+        member("messaging:imp1", "carol"),
+        member("messaging:imp2", "alice"),
+        member("messaging:imp2", "bob"),
+    ];
+    let text = |mut message: Message, text: &str, seconds: i64| {
+        message.doc.insert("text".into(), json!(text));
+        message.created_at = at(seconds);
+        message.updated_at = at(seconds);
+        message
+    };
+    let mut shown = text(
+        message("i-r3", "messaging:imp1", "carol", Some("i-m1"), 0),
+        "also in the channel",
+        5,
+    );
+    shown.show_in_channel = true;
+    let mut gone = text(
+        message("i-del", "messaging:imp1", "alice", None, 0),
+        "deleted later",
+        6,
+    );
+    gone.deleted_at = Some(at(7));
+    let messages = vec![
+        text(
+            message("i-m1", "messaging:imp1", "alice", None, 0),
+            "hello thread",
+            1,
+        ),
+        text(
+            message("i-m2", "messaging:imp1", "bob", None, 0),
+            "second",
+            2,
+        ),
+        // Out of order on purpose: reply order is creation order, not batch order.
+        text(
+            message("i-r2", "messaging:imp1", "bob", Some("i-m1"), 0),
+            "bob replies",
+            4,
+        ),
+        text(
+            message("i-r1", "messaging:imp1", "carol", Some("i-m1"), 0),
+            "carol replies",
+            3,
+        ),
+        shown,
+        gone,
+        text(
+            message("i-r4", "messaging:imp1", "alice", Some("i-m1"), 0),
+            "thread only",
+            8,
+        ),
+        text(
+            message("i-m3", "messaging:imp2", "alice", None, 0),
+            "zanzibar banana split",
+            9,
+        ),
+    ];
+    let batch = ImportBatch {
+        users,
+        channels: vec![one, two],
+        members,
+        messages,
+    };
+    for round in 0..2 {
+        store.import(app, &batch).await.unwrap();
+        let stored = store
+            .channel(app, "messaging:imp1")
+            .await
+            .unwrap()
+            .expect("imported channel");
+        assert_eq!(stored.member_count, 3, "round {round}");
+        assert_eq!(stored.last_message_at, Some(at(5)), "round {round}");
+        assert_eq!(stored.doc.get("name"), Some(&json!("Import one")));
+        let other = store.channel(app, "messaging:imp2").await.unwrap().unwrap();
+        assert_eq!(
+            (other.member_count, other.last_message_at),
+            (2, Some(at(9)))
+        );
+        let parent = store.message(app, "i-m1").await.unwrap().unwrap();
+        assert_eq!(parent.reply_count, 4, "round {round}");
+        assert_eq!(parent.thread_participants, ["alice", "carol", "bob"]);
+        assert!(parent.reaction_groups.is_empty() && parent.latest_reactions.is_empty());
+        let history: Vec<String> = store
+            .channel_messages(
+                app,
+                "messaging:imp1",
+                &MessagePage {
+                    limit: 50,
+                    ..MessagePage::default()
+                },
+                None,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(history, ["i-m1", "i-m2", "i-r3", "i-del"], "round {round}");
+        let replies = store
+            .replies(
+                app,
+                "i-m1",
+                &MessagePage {
+                    limit: 50,
+                    ..MessagePage::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(replies.len(), 4);
+        let found: Vec<String> = store
+            .search_messages(
+                app,
+                &members_query("bob"),
+                &ListQuery {
+                    filter: parse_filter(
+                        &json!({"text": {"$q": "banana"}}),
+                        &crate::schemas::MESSAGES,
+                    )
+                    .unwrap(),
+                    sort: Vec::new(),
+                    limit: 10,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(found, ["i-m3"], "round {round}: indexed once");
+        for (viewer, expected) in [
+            ("bob", vec!["messaging:imp2", "messaging:imp1"]),
+            ("carol", vec!["messaging:imp1"]),
+        ] {
+            let cids: Vec<String> = store
+                .query_channels(app, &members_query(viewer))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.cid)
+                .collect();
+            assert_eq!(cids, expected, "round {round}: {viewer}'s channels");
+        }
+        let dora = store.users(app, &["dora".into()]).await.unwrap().remove(0);
+        assert_eq!(
+            dora.created_at, earlier[0].created_at,
+            "upsert keeps created_at"
+        );
+        assert_eq!(dora.doc.get("name"), Some(&json!("Dora Imported")));
+    }
+    // A later batch may answer a stored parent and add a member; the counts follow.
+    let late = ImportBatch {
+        members: vec![member("messaging:imp2", "carol")],
+        messages: vec![text(
+            message("i-r5", "messaging:imp1", "alice", Some("i-m2"), 0),
+            "late reply",
+            10,
+        )],
+        ..ImportBatch::default()
+    };
+    store.import(app, &late).await.unwrap();
+    let parent = store.message(app, "i-m2").await.unwrap().unwrap();
+    assert_eq!(parent.reply_count, 1);
+    assert_eq!(parent.thread_participants, ["bob", "alice"]);
+    let first = store.message(app, "i-m1").await.unwrap().unwrap();
+    assert_eq!(first.reply_count, 4);
+    let two = store.channel(app, "messaging:imp2").await.unwrap().unwrap();
+    assert_eq!((two.member_count, two.last_message_at), (3, Some(at(9))));
+    let one = store.channel(app, "messaging:imp1").await.unwrap().unwrap();
+    assert_eq!(
+        one.last_message_at,
+        Some(at(5)),
+        "a thread-only reply is not the channel's last message"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_store_suite() {
     let store = sqlite().await;
@@ -1029,6 +1248,7 @@ async fn sqlite_passes_the_store_suite() {
     devices_are_registered_once_listed_and_deleted(&store).await;
     bans_are_replaced_mirrored_expired_and_lifted(&store).await;
     flags_conflict_are_withdrawn_and_queried_by_kind(&store).await;
+    imports_recompute_counts_and_are_idempotent(&store).await;
 }
 
 #[tokio::test]
@@ -1046,6 +1266,7 @@ async fn postgres_passes_the_store_suite() {
         devices_are_registered_once_listed_and_deleted(store).await;
         bans_are_replaced_mirrored_expired_and_lifted(store).await;
         flags_conflict_are_withdrawn_and_queried_by_kind(store).await;
+        imports_recompute_counts_and_are_idempotent(store).await;
     })
     .await;
 }

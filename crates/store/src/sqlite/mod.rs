@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: WAL mode, one writer connection (writes queue instead of contending), a reader pool.
 
+mod import;
 mod moderation;
 mod rows;
 
