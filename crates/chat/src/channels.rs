@@ -13,7 +13,9 @@ use eddy_core::grants::{allows, Subject};
 use eddy_core::{ChannelId, ChannelTypeName, Cid};
 use eddy_protocol::{event as ev, ApiError};
 use eddy_query::{parse_filter, parse_sort, Filter, Op};
-use eddy_store::{AppId, Channel, ChannelQuery, ListQuery, Member, MessagePage, User};
+use eddy_store::{
+    AppId, Channel, ChannelQuery, ListQuery, Member, Message, MessagePage, Timestamp, User,
+};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -266,8 +268,30 @@ impl Chat {
         page: &MessagePage,
         member_limit: i64,
     ) -> ChatResult<Value> {
-        let cid = context.channel.cid.clone();
-        let visible_after = match (
+        let mut states = self
+            .channel_states(
+                app,
+                std::slice::from_ref(context),
+                viewer,
+                page,
+                member_limit,
+            )
+            .await?;
+        Ok(states.pop().unwrap_or(Value::Null))
+    }
+
+    /// ChannelStates of several channels for one viewer: messages, members, users, quoted messages
+    /// and own reactions are each loaded once for all of them, not once per channel.
+    pub(crate) async fn channel_states(
+        &self,
+        app: AppId,
+        contexts: &[ChannelContext],
+        viewer: Option<&User>,
+        page: &MessagePage,
+        member_limit: i64,
+    ) -> ChatResult<Vec<Value>> {
+        const OP: &str = "GetOrCreateChannel";
+        let visible_after = |context: &ChannelContext| match (
             &context.channel.truncated_at,
             context
                 .membership
@@ -277,30 +301,110 @@ impl Chat {
             (Some(a), Some(b)) => Some((*a).max(b)),
             (a, b) => a.or(b),
         };
-        let messages = if page.limit > 0 {
-            self.store
-                .channel_messages(app, &cid, page, visible_after)
+        let plain_page = MessagePage {
+            limit: page.limit,
+            ..MessagePage::default()
+        } == *page;
+        let mut messages_by_cid: HashMap<String, Vec<Message>> = HashMap::new();
+        if page.limit > 0 && plain_page {
+            let wanted: Vec<(String, Option<Timestamp>)> = contexts
+                .iter()
+                .map(|context| (context.channel.cid.clone(), visible_after(context)))
+                .collect();
+            for message in self
+                .store
+                .latest_channel_messages(app, &wanted, page.limit)
                 .await
-                .map_err(store_error("GetOrCreateChannel"))?
-        } else {
-            Vec::new()
-        };
-        let members = self
+                .map_err(store_error(OP))?
+            {
+                messages_by_cid
+                    .entry(message.cid.clone())
+                    .or_default()
+                    .push(message);
+            }
+        } else if page.limit > 0 {
+            for context in contexts {
+                let messages = self
+                    .store
+                    .channel_messages(app, &context.channel.cid, page, visible_after(context))
+                    .await
+                    .map_err(store_error(OP))?;
+                messages_by_cid.insert(context.channel.cid.clone(), messages);
+            }
+        }
+        let cids: Vec<String> = contexts.iter().map(|c| c.channel.cid.clone()).collect();
+        let mut members_by_cid: HashMap<String, Vec<Member>> = HashMap::new();
+        for member in self
             .store
-            .members(app, &cid, member_limit.clamp(0, 300), 0)
+            .first_members(app, &cids, member_limit.clamp(0, 300))
             .await
-            .map_err(store_error("GetOrCreateChannel"))?;
-        let mut ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-        ids.extend(context.channel.created_by.iter().cloned());
-        let quoted = self.quoted_messages(app, &messages).await?;
-        for message in messages.iter().chain(quoted.values()) {
+            .map_err(store_error(OP))?
+        {
+            members_by_cid
+                .entry(member.cid.clone())
+                .or_default()
+                .push(member);
+        }
+        let all_messages: Vec<Message> = messages_by_cid.values().flatten().cloned().collect();
+        let quoted = self.quoted_messages(app, &all_messages).await?;
+        let mut ids: Vec<String> = members_by_cid
+            .values()
+            .flatten()
+            .map(|m| m.user_id.clone())
+            .collect();
+        for context in contexts {
+            ids.extend(context.channel.created_by.iter().cloned());
+            for watcher in self
+                .hub
+                .watching_users(app, &context.channel.cid)
+                .into_iter()
+                .take(100)
+            {
+                ids.push(watcher);
+            }
+        }
+        for message in all_messages.iter().chain(quoted.values()) {
             render::message_user_ids(message, &mut ids);
         }
         if let Some(viewer) = viewer {
             ids.push(viewer.id.clone());
         }
         let users = self.load_users(app, ids).await?;
-        let own = self.own_reactions(app, viewer, &messages).await?;
+        let own = self.own_reactions(app, viewer, &all_messages).await?;
+        let none_members = Vec::new();
+        let none_messages = Vec::new();
+        Ok(contexts
+            .iter()
+            .map(|context| {
+                let cid = &context.channel.cid;
+                self.assemble_state(
+                    app,
+                    context,
+                    viewer,
+                    messages_by_cid.get(cid).unwrap_or(&none_messages),
+                    members_by_cid.get(cid).unwrap_or(&none_members),
+                    &users,
+                    &own,
+                    &quoted,
+                )
+            })
+            .collect())
+    }
+
+    /// One ChannelState from loaded parts.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble_state(
+        &self,
+        app: AppId,
+        context: &ChannelContext,
+        viewer: Option<&User>,
+        messages: &[Message],
+        members: &[Member],
+        users: &render::Users<'_>,
+        own: &[eddy_store::Reaction],
+        quoted: &HashMap<String, Message>,
+    ) -> Value {
+        let cid = context.channel.cid.clone();
         let rendered_messages: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -311,7 +415,7 @@ impl Chat {
                     .get("quoted_message_id")
                     .and_then(Value::as_str)
                     .and_then(|id| quoted.get(id));
-                render::message(m, &users, &mine, quote)
+                render::message(m, users, &mine, quote)
             })
             .collect();
         let watcher_count = self.hub.watcher_count(app, &cid);
@@ -321,7 +425,7 @@ impl Chat {
             render::channel(
                 &context.channel,
                 &context.config,
-                &users,
+                users,
                 viewer.map(|v| (v, context.membership.as_ref())),
             ),
         );
@@ -329,7 +433,7 @@ impl Chat {
         state.insert("pinned_messages".into(), json!([]));
         state.insert(
             "members".into(),
-            Value::Array(members.iter().map(|m| render::member(m, &users)).collect()),
+            Value::Array(members.iter().map(|m| render::member(m, users)).collect()),
         );
         if context.config.read_events {
             state.insert(
@@ -345,7 +449,7 @@ impl Chat {
                                     .get(&m.user_id)
                                     .is_some_and(|u| privacy_off(u, "read_receipts"))
                         })
-                        .map(|m| render::read_state(m, &users))
+                        .map(|m| render::read_state(m, users))
                         .collect(),
                 ),
             );
@@ -361,10 +465,10 @@ impl Chat {
         state.insert("watchers".into(), Value::Array(watchers));
         state.insert("threads".into(), json!([]));
         if let Some(membership) = &context.membership {
-            state.insert("membership".into(), render::member(membership, &users));
+            state.insert("membership".into(), render::member(membership, users));
             state.insert("hidden".into(), json!(membership.hidden));
         }
-        Ok(Value::Object(state))
+        Value::Object(state)
     }
 
     pub(crate) async fn watch_channel(
@@ -744,7 +848,7 @@ impl Chat {
             None => HashMap::new(),
         };
         let mut configs: HashMap<String, ChannelConfig> = HashMap::new();
-        let mut states = Vec::with_capacity(channels.len());
+        let mut contexts = Vec::with_capacity(channels.len());
         for channel in channels {
             if !configs.contains_key(&channel.kind) {
                 configs.insert(
@@ -762,17 +866,17 @@ impl Chat {
                 self.watch_channel(app, &context.channel, viewer.as_ref(), connection_id)
                     .await;
             }
-            let shown_viewer =
-                if actor.is_server() && request.user_id.is_none() && request.user.is_none() {
-                    None
-                } else {
-                    viewer.as_ref()
-                };
-            states.push(
-                self.channel_state(app, &context, shown_viewer, &page, member_limit)
-                    .await?,
-            );
+            contexts.push(context);
         }
+        let shown_viewer =
+            if actor.is_server() && request.user_id.is_none() && request.user.is_none() {
+                None
+            } else {
+                viewer.as_ref()
+            };
+        let states = self
+            .channel_states(app, &contexts, shown_viewer, &page, member_limit)
+            .await?;
         if request.presence && !cids.is_empty() {
             let members = self
                 .store

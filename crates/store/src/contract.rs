@@ -107,6 +107,13 @@ pub trait ChannelStore: Send + Sync {
         cids: &[String],
         user_id: Option<&str>,
     ) -> StoreResult<Vec<Member>>;
+    /// The first `limit` members (by join time) of each channel, in one round trip.
+    async fn first_members(
+        &self,
+        app: AppId,
+        cids: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<Member>>;
     /// Members of one channel matching a parsed members query.
     async fn query_members(
         &self,
@@ -176,6 +183,14 @@ pub trait MessageStore: Send + Sync {
         cid: &str,
         page: &MessagePage,
         visible_after: Option<Timestamp>,
+    ) -> StoreResult<Vec<Message>>;
+    /// The latest `limit` channel messages of each `(cid, visible_after)`, as `channel_messages`
+    /// would give them with a plain page, in one round trip: ascending within each channel.
+    async fn latest_channel_messages(
+        &self,
+        app: AppId,
+        channels: &[(String, Option<Timestamp>)],
+        limit: i64,
     ) -> StoreResult<Vec<Message>>;
     async fn replies(
         &self,

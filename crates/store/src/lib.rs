@@ -1,5 +1,6 @@
 //! The storage contract: records, atomic domain operations by aggregate, and the backends that implement them.
 
+mod batch_pages;
 mod contract;
 mod encoding;
 mod import;

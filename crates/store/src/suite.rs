@@ -1234,6 +1234,86 @@ async fn imports_recompute_counts_and_are_idempotent(store: &dyn Store) {
     );
 }
 
+/// The batched first pages equal the one-channel pages they replace.
+async fn batched_pages_match_single_channel_pages(store: &dyn Store) {
+    let app = store
+        .ensure_app("key-batch", "s", "batch")
+        .await
+        .unwrap()
+        .id;
+    let cids = ["messaging:b1", "messaging:b2", "messaging:b3"];
+    for (index, cid) in cids.iter().enumerate() {
+        let members: Vec<Member> = ["ann", "ben", "cat"][..=index]
+            .iter()
+            .map(|id| member(cid, id))
+            .collect();
+        store
+            .create_channel(app, &channel(cid, "ann"), &members)
+            .await
+            .unwrap();
+        for n in 0..(4 * index as i64) {
+            let id = format!("{cid}-{n}");
+            store
+                .send_message(app, &message(&id, cid, "ann", None, n), true, true)
+                .await
+                .unwrap();
+            // A thread-only reply never shows in the channel's pages.
+            let reply = message(&format!("{id}-r"), cid, "ben", Some(&id), n);
+            if index > 0 && n == 0 {
+                store.send_message(app, &reply, false, true).await.unwrap();
+            }
+        }
+    }
+    let after = Some(Utc::now() - Duration::days(365 * 30));
+    let wanted: Vec<(String, Option<Timestamp>)> = cids
+        .iter()
+        .map(|cid| {
+            (
+                cid.to_string(),
+                if *cid == "messaging:b3" { after } else { None },
+            )
+        })
+        .collect();
+    let batched = store
+        .latest_channel_messages(app, &wanted, 3)
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for (cid, visible_after) in &wanted {
+        let page = MessagePage {
+            limit: 3,
+            ..MessagePage::default()
+        };
+        expected.extend(
+            store
+                .channel_messages(app, cid, &page, *visible_after)
+                .await
+                .unwrap(),
+        );
+    }
+    let ids = |messages: &[Message]| messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&batched), ids(&expected));
+    assert_eq!(
+        batched.len(),
+        3 + 3,
+        "b1 has none, b2 four (three shown), b3 eight"
+    );
+    let owned: Vec<String> = cids.iter().map(|c| c.to_string()).collect();
+    let firsts = store.first_members(app, &owned, 2).await.unwrap();
+    let pairs: Vec<(String, String)> = firsts
+        .iter()
+        .map(|m| (m.cid.clone(), m.user_id.clone()))
+        .collect();
+    let mut expected_members = Vec::new();
+    for cid in &owned {
+        for m in store.members(app, cid, 2, 0).await.unwrap() {
+            expected_members.push((m.cid, m.user_id));
+        }
+    }
+    assert_eq!(pairs, expected_members);
+    assert_eq!(pairs.len(), 1 + 2 + 2);
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_store_suite() {
     let store = sqlite().await;
@@ -1249,6 +1329,7 @@ async fn sqlite_passes_the_store_suite() {
     bans_are_replaced_mirrored_expired_and_lifted(&store).await;
     flags_conflict_are_withdrawn_and_queried_by_kind(&store).await;
     imports_recompute_counts_and_are_idempotent(&store).await;
+    batched_pages_match_single_channel_pages(&store).await;
 }
 
 #[tokio::test]
@@ -1267,6 +1348,7 @@ async fn postgres_passes_the_store_suite() {
         bans_are_replaced_mirrored_expired_and_lifted(store).await;
         flags_conflict_are_withdrawn_and_queried_by_kind(store).await;
         imports_recompute_counts_and_are_idempotent(store).await;
+        batched_pages_match_single_channel_pages(store).await;
     })
     .await;
 }

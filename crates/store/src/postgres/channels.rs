@@ -315,6 +315,30 @@ impl ChannelStore for PostgresStore {
         rows.iter().map(member_from_row).collect()
     }
 
+    async fn first_members(
+        &self,
+        app: AppId,
+        cids: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<Member>> {
+        if cids.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let sql = crate::batch_pages::first_members_sql(D, app, cids, limit);
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut members = rows
+            .iter()
+            .map(member_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        members.sort_by(|a, b| {
+            (&a.cid, a.created_at, &a.user_id).cmp(&(&b.cid, b.created_at, &b.user_id))
+        });
+        Ok(members)
+    }
+
     async fn members_of(
         &self,
         app: AppId,

@@ -262,6 +262,29 @@ impl MessageStore for PostgresStore {
         .await
     }
 
+    async fn latest_channel_messages(
+        &self,
+        app: AppId,
+        channels: &[(String, Option<Timestamp>)],
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        if channels.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let sql = crate::batch_pages::latest_messages_sql(D, app, channels, limit);
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // UNION ALL promises no order: channels kept together, each ascending.
+        messages.sort_by(|a, b| (&a.cid, a.created_at, &a.id).cmp(&(&b.cid, b.created_at, &b.id)));
+        Ok(messages)
+    }
+
     async fn replies(
         &self,
         app: AppId,

@@ -774,6 +774,30 @@ impl ChannelStore for SqliteStore {
         rows.iter().map(member_from_row).collect()
     }
 
+    async fn first_members(
+        &self,
+        app: AppId,
+        cids: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<Member>> {
+        if cids.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let sql = crate::batch_pages::first_members_sql(Dialect::Sqlite, app, cids, limit);
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        let mut members = rows
+            .iter()
+            .map(member_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        members.sort_by(|a, b| {
+            (&a.cid, a.created_at, &a.user_id).cmp(&(&b.cid, b.created_at, &b.user_id))
+        });
+        Ok(members)
+    }
+
     async fn members_of(
         &self,
         app: AppId,
@@ -1218,6 +1242,29 @@ impl MessageStore for SqliteStore {
             visible_after.as_ref().map(ts),
         )
         .await
+    }
+
+    async fn latest_channel_messages(
+        &self,
+        app: AppId,
+        channels: &[(String, Option<Timestamp>)],
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        if channels.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let sql = crate::batch_pages::latest_messages_sql(Dialect::Sqlite, app, channels, limit);
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // UNION ALL promises no order: channels kept together, each ascending.
+        messages.sort_by(|a, b| (&a.cid, a.created_at, &a.id).cmp(&(&b.cid, b.created_at, &b.id)));
+        Ok(messages)
     }
 
     async fn replies(
