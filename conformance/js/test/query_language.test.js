@@ -439,7 +439,6 @@ test('search: next cursor pages without repeats; offset with sort is refused', a
 
 test(
   'search: without a full-text query the default order is by id (spec default [{relevance:-1},{id:1}])',
-  { todo: 'eddy bug: search breaks relevance ties newest first instead of by id ascending' },
   async () => {
     await world();
     const { client: ann } = await eddy.connect({ id: U.ann });

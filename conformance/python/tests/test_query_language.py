@@ -243,7 +243,6 @@ def test_channels_by_name(world, client):
     assert cids(w, client, {"name": {"$in": ["River Camp", "Team Room"]}}, BY_CREATED) == ["c2", "c6"]
 
 
-@pytest.mark.xfail(reason="eddy bug: $autocomplete splits words only on spaces, not punctuation ('Base-Camp' / 'camp')", strict=True)
 def test_channel_name_autocomplete_splits_on_punctuation(world, client):
     assert cids(world, client, {"name": {"$autocomplete": "camp"}}, BY_CREATED) == ["c2", "c4"]
 
@@ -326,7 +325,6 @@ def test_channels_by_creator_and_offset_timestamps(world, client):
     assert cids(w, client, {"created_at": {"$gte": plus_two}}, BY_CREATED) == ["c3", "c4", "c5", "c6"]
 
 
-@pytest.mark.xfail(reason="eddy bug: last_updated follows updated_at (channel edits), spec says max(created_at, last_message_at)", strict=True)
 def test_channel_last_updated_ignores_channel_edits(client):
     tag = uuid.uuid4().hex[:12]
     owner = f"ql{tag}-owner"
@@ -340,7 +338,6 @@ def test_channel_last_updated_ignores_channel_edits(client):
     assert [c["channel"]["cid"] for c in got] == [ch.cid]
 
 
-@pytest.mark.xfail(reason="eddy bug: $q on a custom channel field is refused (spec 4.2 lists $q for custom fields)", strict=True)
 def test_channel_custom_field_full_text(client):
     tag = uuid.uuid4().hex[:12]
     owner = f"ql{tag}-owner"
@@ -381,19 +378,16 @@ def test_channels_refuse_bad_filters(world, client, filter_conditions, names):
         assert name in body["message"], body["message"]
 
 
-MALFORMED_SORT_BUG = "eddy bug: malformed sort accepted (spec: sort is <=5 {field: string, direction: 1|-1})"
-
 
 @pytest.mark.parametrize(
     "sort, name",
     [
         ([{"field": "$where", "direction": 1}], "$where"),
-        pytest.param([{"field": "created_at", "direction": "sideways"}], "direction", marks=pytest.mark.xfail(reason=MALFORMED_SORT_BUG, strict=True)),
-        pytest.param([{"field": 5, "direction": 1}], "field", marks=pytest.mark.xfail(reason=MALFORMED_SORT_BUG, strict=True)),
+        pytest.param([{"field": "created_at", "direction": "sideways"}], "direction"),
+        pytest.param([{"field": 5, "direction": 1}], "field"),
         pytest.param(
             [{"field": f, "direction": 1} for f in ("created_at", "updated_at", "member_count", "id", "cid", "last_message_at")],
             "sort",
-            marks=pytest.mark.xfail(reason=MALFORMED_SORT_BUG, strict=True),
         ),
     ],
 )
@@ -433,7 +427,6 @@ def test_users_by_name_autocomplete(world, client):
     assert uids(w, client, {"name": "Dave Quill"}) == ["dave"]
 
 
-@pytest.mark.xfail(reason="eddy bug: $autocomplete splits words only on spaces, not punctuation ('Bob-Builder' / 'build')", strict=True)
 def test_users_name_autocomplete_splits_on_punctuation(world, client):
     assert uids(world, client, {"name": {"$autocomplete": "build"}}) == ["bob"]
 
@@ -659,7 +652,6 @@ def test_search_previous_cursor_returns_to_the_first_page(world, client):
     assert [w.rmid[r["message"]["id"]] for r in back["results"]] == ["m1", "m2"]
 
 
-@pytest.mark.xfail(reason="eddy bug: a full last page still carries `next` (spec: absent at the end), leading to an empty page", strict=True)
 def test_search_last_full_page_has_no_next(world, client):
     w = world
     everything = {"created_at": {"$gte": w.m["m1"]["created_at"]}}
@@ -669,7 +661,6 @@ def test_search_last_full_page_has_no_next(world, client):
     assert not second.get("next"), f"next={second.get('next')!r} after the last result"
 
 
-@pytest.mark.xfail(reason="eddy bug: search's default order breaks relevance ties newest first, spec default is [{relevance:-1},{id:1}]", strict=True)
 def test_search_default_order_breaks_ties_by_id(world, client):
     w = world
     everything = {"created_at": {"$gte": w.m["m1"]["created_at"]}}

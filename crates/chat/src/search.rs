@@ -130,14 +130,17 @@ impl Chat {
                 Filter::And(message_filters)
             },
             sort,
-            limit,
+            // One more than a page, to know whether another page follows.
+            limit: limit + 1,
             offset,
         };
-        let found = self
+        let mut found = self
             .store
             .search_messages(app, &channels, &messages)
             .await
             .map_err(store_error(OP))?;
+        let more = found.len() as i64 > limit;
+        found.truncate(limit as usize);
         let rendered = self.render_messages(app, &found, viewer.as_ref()).await?;
         let mut cids: Vec<String> = found.iter().map(|m| m.cid.clone()).collect();
         cids.sort();
@@ -176,7 +179,7 @@ impl Chat {
             })
             .collect();
         let mut response = json!({ "results": results });
-        if found.len() as i64 == limit {
+        if more {
             response["next"] = json!(encode_cursor(offset + limit));
         }
         if offset > 0 {

@@ -111,14 +111,17 @@ impl Chat {
         let query = ListQuery {
             filter,
             sort,
-            limit,
+            // One more than a page, to know whether another page follows.
+            limit: limit + 1,
             offset,
         };
-        let parents = self
+        let mut parents = self
             .store
             .query_threads(app, &viewer.id, &query)
             .await
             .map_err(store_error(OP))?;
+        let more = parents.len() as i64 > limit;
+        parents.truncate(limit as usize);
         let shape = ThreadShape::new(request.reply_limit, request.participant_limit);
         let mut threads = Vec::with_capacity(parents.len());
         for parent in &parents {
@@ -135,7 +138,7 @@ impl Chat {
             );
         }
         let mut response = json!({ "threads": threads });
-        if parents.len() as i64 == limit {
+        if more {
             response["next"] = json!(encode_cursor(offset + limit));
         }
         if offset > 0 {

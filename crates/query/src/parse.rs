@@ -92,8 +92,10 @@ pub enum QueryError {
     BadGroup(String),
     #[error("sort field {0:?} is not supported")]
     UnknownSortField(String),
-    #[error("sort must be an array of {{field, direction}}")]
+    #[error("sort must be an array of {{field, direction}} with direction 1 or -1")]
     BadSort,
+    #[error("sort takes at most {MAX_SORT_FIELDS} fields")]
+    TooManySortFields,
     #[error("field {0:?} is relative to a user: query as a user, or name one with user_id")]
     NeedsUser(String),
     #[error("filter nesting is too deep")]
@@ -101,6 +103,8 @@ pub enum QueryError {
 }
 
 const MAX_DEPTH: usize = 8;
+/// Stream's limit on the fields of one sort.
+pub const MAX_SORT_FIELDS: usize = 5;
 
 pub fn parse_filter(json: &Value, schema: &Schema) -> Result<Filter, QueryError> {
     parse_object(json, schema, 0)
@@ -305,8 +309,9 @@ pub fn parse_sort(
             return Err(QueryError::UnknownSortField(field.into()));
         }
         let direction = match direction.as_i64() {
-            Some(d) if d < 0 => -1,
-            Some(_) | None => 1,
+            Some(1) => 1,
+            Some(-1) => -1,
+            _ => return Err(QueryError::BadSort),
         };
         sort.push(SortField {
             field: field.into(),
@@ -314,17 +319,21 @@ pub fn parse_sort(
         });
         Ok(())
     };
+    let one = Value::from(1);
     match json {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for item in items {
                 let object = item.as_object().ok_or(QueryError::BadSort)?;
-                match object.get("field").and_then(Value::as_str) {
-                    Some(field) => push(field, object.get("direction").unwrap_or(&Value::from(1)))?,
-                    None => {
-                        for (field, direction) in object {
-                            push(field, direction)?;
-                        }
+                if object.contains_key("field") || object.contains_key("direction") {
+                    let field = object
+                        .get("field")
+                        .and_then(Value::as_str)
+                        .ok_or(QueryError::BadSort)?;
+                    push(field, object.get("direction").unwrap_or(&one))?;
+                } else {
+                    for (field, direction) in object {
+                        push(field, direction)?;
                     }
                 }
             }
@@ -335,6 +344,9 @@ pub fn parse_sort(
             }
         }
         Some(_) => return Err(QueryError::BadSort),
+    }
+    if sort.len() > MAX_SORT_FIELDS {
+        return Err(QueryError::TooManySortFields);
     }
     Ok(sort)
 }

@@ -92,6 +92,7 @@ const CUSTOM_OPS: &[Op] = &[
     Op::Exists,
     Op::Autocomplete,
     Op::Contains,
+    Op::Q,
 ];
 
 /// Custom keys may hold anything but characters that would need quoting inside a JSON path.
@@ -343,15 +344,29 @@ impl Writer<'_> {
         Ok(format!("({})", rendered.join(joiner)))
     }
 
+    /// Word-prefix match: the needle starts the text or follows a space or punctuation that
+    /// separates words (`-`, `_`, `.`, `@`, `/`), case-insensitively.
     fn like(&mut self, expression: &str, needle: &str) -> String {
         let escaped = escape_like(needle);
-        let prefix = self.bind(Bind::Text(format!("{escaped}%")));
-        let word = self.bind(Bind::Text(format!("% {escaped}%")));
         let operator = match self.dialect {
             Dialect::Sqlite => "LIKE",
             Dialect::Postgres => "ILIKE",
         };
-        format!("({expression} {operator} {prefix} ESCAPE '\\' OR {expression} {operator} {word} ESCAPE '\\')")
+        let patterns: Vec<String> = std::iter::once(format!("{escaped}%"))
+            .chain(
+                [" ", "-", "\\_", ".", "@", "/"]
+                    .iter()
+                    .map(|separator| format!("%{separator}{escaped}%")),
+            )
+            .collect();
+        let tests: Vec<String> = patterns
+            .into_iter()
+            .map(|pattern| {
+                let placeholder = self.bind(Bind::Text(pattern));
+                format!("{expression} {operator} {placeholder} ESCAPE '\\'")
+            })
+            .collect();
+        format!("({})", tests.join(" OR "))
     }
 
     /// A full-text template with the search words bound as `{query}`; `None` when there are no words.
@@ -517,6 +532,11 @@ impl Writer<'_> {
                     Op::Autocomplete => {
                         let text = self.doc_text(path);
                         self.like(&text, value.as_str().unwrap_or_default())
+                    }
+                    // No words match nothing, decided before the path is bound (unused
+                    // parameters are refused by PostgreSQL).
+                    Op::Q if search_words(value.as_str().unwrap_or_default()).is_empty() => {
+                        "1 = 0".into()
                     }
                     Op::Q => {
                         let text = self.doc_text(path);
@@ -871,10 +891,31 @@ mod tests {
 
     #[test]
     fn autocomplete_matches_word_prefixes() {
+        let likes = |expression: &str, operator: &str, mark: char| {
+            (2..=8)
+                .map(|n| format!("{expression} {operator} {mark}{n} ESCAPE '\\'"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        };
         check(
             json!({"name": {"$autocomplete": "jo"}}),
-            "(json_extract(c.doc, ?1) LIKE ?2 ESCAPE '\\' OR json_extract(c.doc, ?1) LIKE ?3 ESCAPE '\\')",
-            "((c.doc #>> $1::text[]) ILIKE $2 ESCAPE '\\' OR (c.doc #>> $1::text[]) ILIKE $3 ESCAPE '\\')",
+            &format!("({})", likes("json_extract(c.doc, ?1)", "LIKE", '?')),
+            &format!("({})", likes("(c.doc #>> $1::text[])", "ILIKE", '$')),
+        );
+        let (_, _, binds) = both(json!({"name": {"$autocomplete": "j_o"}})).unwrap();
+        assert_eq!(
+            &binds[1..],
+            &[
+                "j\\_o%",
+                "% j\\_o%",
+                "%-j\\_o%",
+                "%\\_j\\_o%",
+                "%.j\\_o%",
+                "%@j\\_o%",
+                "%/j\\_o%"
+            ]
+            .map(|pattern| Bind::Text(pattern.into()))[..],
+            "word starts after spaces and punctuation; LIKE wildcards in the needle are escaped"
         );
     }
 

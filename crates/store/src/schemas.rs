@@ -146,10 +146,10 @@ pub const USER_SORT: &[(&str, SqlTarget)] = &[
     ("role", SqlTarget::Column("role")),
 ];
 
-/// `last_updated` is the later of the last message and the last channel update.
+/// `last_updated` is the later of the channel's creation and its last message.
 pub const LAST_UPDATED: SqlTarget = SqlTarget::Expr {
-    sqlite: "MAX(COALESCE(c.last_message_at, c.updated_at), c.updated_at)",
-    postgres: "GREATEST(c.last_message_at, c.updated_at)",
+    sqlite: "MAX(COALESCE(c.last_message_at, c.created_at), c.created_at)",
+    postgres: "GREATEST(c.last_message_at, c.created_at)",
 };
 
 pub const CHANNELS: Schema = Schema {

@@ -7,8 +7,8 @@ use eddy_query::{render_relevance, render_sort, Dialect, QueryError, Rendered, S
 /// The sort name of full-text relevance.
 pub const RELEVANCE: &str = "relevance";
 
-/// Appends the `ORDER BY` items (without the keywords) of a search. No sort means relevance, most
-/// relevant first, then newest first. Relevance is equal for every row when the filter has no `$q`.
+/// Appends the `ORDER BY` items (without the keywords) of a search. No sort means Stream's default:
+/// most relevant first, then by id. Relevance is equal for every row when the filter has no `$q`.
 pub fn render_search_order(
     messages: &ListQuery,
     dialect: Dialect,
@@ -20,8 +20,8 @@ pub fn render_search_order(
             direction: -1,
         },
         SortField {
-            field: "created_at".into(),
-            direction: -1,
+            field: "id".into(),
+            direction: 1,
         },
     ];
     let sort: &[SortField] = if messages.sort.is_empty() {
