@@ -131,6 +131,11 @@ pub fn router(state: AppState) -> Router {
         .route("/moderation/unmute", post(unmute_users))
         .route("/moderation/mute/channel", post(mute_channels))
         .route("/moderation/unmute/channel", post(unmute_channels))
+        .route("/moderation/ban", post(ban_user).delete(unban_user))
+        .route("/query_banned_users", get(query_banned_users))
+        .route("/moderation/flag", post(flag))
+        .route("/moderation/unflag", post(unflag))
+        .route("/moderation/flags/message", get(query_message_flags))
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
@@ -974,6 +979,71 @@ async fn unmute_channels(
         .unmute_channels(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
+}
+
+async fn ban_user(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Outcome {
+    let request: BanUser = context.body(&body)?;
+    let result = state
+        .chat
+        .ban_user(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+/// `DELETE /moderation/ban` takes its fields as query parameters.
+async fn unban_user(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let text = |name: &str| context.param(name).map(str::to_owned);
+    let request = UnbanUser {
+        target_user_id: text("target_user_id"),
+        channel_cid: text("channel_cid"),
+        kind: text("type"),
+        id: text("id"),
+        user_id: text("user_id")
+            .or_else(|| text("created_by"))
+            .or_else(|| text("banned_by_id"))
+            .or_else(|| text("unbanned_by_id")),
+    };
+    let result = state
+        .chat
+        .unban_user(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn query_banned_users(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let request: QueryBannedUsers = context.payload()?;
+    let result = state
+        .chat
+        .query_banned_users(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn flag(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Outcome {
+    let request: FlagRequest = context.body(&body)?;
+    let result = state
+        .chat
+        .flag(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn unflag(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Outcome {
+    let request: FlagRequest = context.body(&body)?;
+    let result = state
+        .chat
+        .unflag(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn query_message_flags(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let request: QueryMessageFlags = context.payload()?;
+    let result = state
+        .chat
+        .query_message_flags(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn create_device(

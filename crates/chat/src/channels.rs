@@ -1,5 +1,6 @@
 //! Channels: get-or-create and watch, query, update, members, delete, truncate, hide/show, read state, client events.
 
+use crate::bans::{hidden_from, hide_own_shadow_ban, strip_ban_keys, unshadow_for_author};
 use crate::events::{channel_event, user_event};
 use crate::render;
 use crate::requests::*;
@@ -93,7 +94,26 @@ fn effective_config(base: &ChannelConfig, channel: &Channel) -> ChannelConfig {
     }
 }
 
-fn new_member(cid: &str, user_id: &str, role: Option<&str>, custom: Map<String, Value>) -> Member {
+/// A member as `viewer` sees it: nobody sees their own shadow ban.
+fn member_for(member: &Member, users: &render::Users<'_>, viewer: Option<&User>) -> Value {
+    let mut rendered = render::member(member, users);
+    if viewer.is_some_and(|v| v.id == member.user_id) {
+        hide_own_shadow_ban(&mut rendered);
+        if let Some(user) = rendered.get_mut("user") {
+            hide_own_shadow_ban(user);
+        }
+    }
+    rendered
+}
+
+fn new_member(
+    cid: &str,
+    user_id: &str,
+    role: Option<&str>,
+    mut custom: Map<String, Value>,
+) -> Member {
+    // Ban state is the store's to mirror, never given with a member.
+    strip_ban_keys(&mut custom);
     let now = Utc::now();
     Member {
         cid: cid.to_owned(),
@@ -345,6 +365,10 @@ impl Chat {
                 .or_default()
                 .push(member);
         }
+        // Shadowed messages are shown to their author only.
+        for messages in messages_by_cid.values_mut() {
+            messages.retain(|m| !hidden_from(m, viewer));
+        }
         let all_messages: Vec<Message> = messages_by_cid.values().flatten().cloned().collect();
         let quoted = self.quoted_messages(app, &all_messages).await?;
         let mut ids: Vec<String> = members_by_cid
@@ -415,7 +439,9 @@ impl Chat {
                     .get("quoted_message_id")
                     .and_then(Value::as_str)
                     .and_then(|id| quoted.get(id));
-                render::message(m, users, &mine, quote)
+                let mut rendered = render::message(m, users, &mine, quote);
+                unshadow_for_author(&mut rendered, m, viewer);
+                rendered
             })
             .collect();
         let watcher_count = self.hub.watcher_count(app, &cid);
@@ -433,7 +459,12 @@ impl Chat {
         state.insert("pinned_messages".into(), json!([]));
         state.insert(
             "members".into(),
-            Value::Array(members.iter().map(|m| render::member(m, users)).collect()),
+            Value::Array(
+                members
+                    .iter()
+                    .map(|m| member_for(m, users, viewer))
+                    .collect(),
+            ),
         );
         if context.config.read_events {
             state.insert(
@@ -465,7 +496,7 @@ impl Chat {
         state.insert("watchers".into(), Value::Array(watchers));
         state.insert("threads".into(), json!([]));
         if let Some(membership) = &context.membership {
-            state.insert("membership".into(), render::member(membership, users));
+            state.insert("membership".into(), member_for(membership, users, viewer));
             state.insert("hidden".into(), json!(membership.hidden));
         }
         Value::Object(state)
@@ -1051,11 +1082,12 @@ impl Chat {
                     .await
                     .map_err(|e| e.in_operation(OP))?;
             }
-            let added = self
+            let mut added = self
                 .store
                 .add_members(app, &cid, &to_add)
                 .await
                 .map_err(store_error(OP))?;
+            self.restore_channel_bans(app, &cid, &mut added).await?;
             channel = self
                 .store
                 .channel(app, &cid)
@@ -1760,7 +1792,7 @@ impl Chat {
             .load_users(app, members.iter().map(|m| m.user_id.clone()).collect())
             .await?;
         Ok(
-            json!({ "members": members.iter().map(|m| render::member(m, &users)).collect::<Vec<_>>() }),
+            json!({ "members": members.iter().map(|m| member_for(m, &users, viewer.as_ref())).collect::<Vec<_>>() }),
         )
     }
 
@@ -1798,6 +1830,14 @@ impl Chat {
             ApiError::not_found(format!("user {user_id} is not a member of {cid}")).in_operation(OP)
         })?;
         let mut set = request.set.clone();
+        // Ban state changes only through bans.
+        strip_ban_keys(&mut set);
+        let unset: Vec<String> = request
+            .unset
+            .iter()
+            .filter(|k| !eddy_store::BAN_MIRROR_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
         if let Some(role) = set.remove("channel_role") {
             member.channel_role = role
                 .as_str()
@@ -1824,7 +1864,7 @@ impl Chat {
                 }
             }
         }
-        apply_partial(&mut member.doc, &set, &request.unset).map_err(|e| e.in_operation(OP))?;
+        apply_partial(&mut member.doc, &set, &unset).map_err(|e| e.in_operation(OP))?;
         check_size("member", &member.doc).map_err(|e| e.in_operation(OP))?;
         member.updated_at = now;
         let updated = self

@@ -40,6 +40,27 @@ impl Chat {
         personal: Vec<(String, Map<String, Value>)>,
     ) {
         self.record(app, &event);
+        self.send(app, audiences, event, personal).await;
+    }
+
+    /// Publishes an event meant for some users only, so it is not kept for everyone's `/sync`
+    /// (e.g. a shadowed message, shown to its author alone).
+    pub(crate) async fn publish_unrecorded(
+        &self,
+        app: AppId,
+        audiences: Vec<Audience>,
+        event: Map<String, Value>,
+    ) {
+        self.send(app, audiences, event, Vec::new()).await;
+    }
+
+    async fn send(
+        &self,
+        app: AppId,
+        audiences: Vec<Audience>,
+        event: Map<String, Value>,
+        personal: Vec<(String, Map<String, Value>)>,
+    ) {
         let mut envelope = Envelope::new(app, audiences, &Value::Object(event));
         for (user_id, fields) in personal {
             envelope.personalise(&user_id, &fields);

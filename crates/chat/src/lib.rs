@@ -4,6 +4,7 @@
 //! store contract and sockets only through the bus.
 
 mod apps;
+mod bans;
 mod caches;
 mod channels;
 mod context;

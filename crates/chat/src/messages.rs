@@ -1,5 +1,6 @@
 //! Messages, threads and reactions: validation, storage as one atomic operation, and their events.
 
+use crate::bans::{ban_state, hidden_from, is_shadowed, unshadow_for_author};
 use crate::channels::{message_page, parse_cid, ChannelContext, DEFAULT_MESSAGE_LIMIT};
 use crate::events::channel_event;
 use crate::render;
@@ -200,9 +201,45 @@ impl Chat {
                     .get("quoted_message_id")
                     .and_then(Value::as_str)
                     .and_then(|id| quoted.get(id));
-                render::message(m, &users, &mine, quote)
+                let mut rendered = render::message(m, &users, &mine, quote);
+                unshadow_for_author(&mut rendered, m, viewer);
+                rendered
             })
             .collect())
+    }
+
+    /// Publishes an event about one message to the channel's watchers; an event about a shadowed
+    /// message goes to its author alone (who sees it unshadowed) and is not kept for `/sync`.
+    pub(crate) async fn publish_message_event(
+        &self,
+        app: AppId,
+        message: &Message,
+        mut event: Map<String, Value>,
+    ) {
+        if is_shadowed(message) {
+            if let Some(Value::Object(rendered)) = event.get_mut("message") {
+                rendered.insert("shadowed".into(), json!(false));
+            }
+            self.publish_unrecorded(
+                app,
+                vec![Audience::UsersWatching {
+                    cid: message.cid.clone(),
+                    user_ids: vec![message.user_id.clone()],
+                }],
+                event,
+            )
+            .await;
+        } else {
+            self.publish(
+                app,
+                vec![Audience::Watchers {
+                    cid: message.cid.clone(),
+                }],
+                event,
+                Vec::new(),
+            )
+            .await;
+        }
     }
 
     async fn render_one(
@@ -219,7 +256,7 @@ impl Chat {
     }
 
     /// Loads a message and its channel context for the acting user; 16 when absent.
-    async fn message_context(
+    pub(crate) async fn message_context(
         &self,
         app: AppId,
         id: &str,
@@ -298,6 +335,23 @@ impl Chat {
         })?;
         let owner = context.channel.created_by.as_deref() == Some(user.id.as_str());
         self.require(context, actor, Some(user), "create-message", owner, OP)?;
+        // The user's and the member's documents carry the ban mirrors, so a member's send needs no
+        // extra lookup; only a non-member's channel ban is looked up.
+        let now = Utc::now();
+        let app_ban = ban_state(&user.doc, now);
+        let channel_ban = self.channel_ban(app, context, user, now, OP).await?;
+        if !actor.is_server() && (app_ban.banned || channel_ban.banned) {
+            let scope = if app_ban.banned {
+                String::new()
+            } else {
+                format!(" from channel {}", context.channel.cid)
+            };
+            return Err(
+                ApiError::not_allowed(format!("user {} is banned{scope}", user.id))
+                    .in_operation(OP),
+            );
+        }
+        let shadowed = app_ban.shadow_banned || channel_ban.shadow_banned;
         if !actor.is_server() && (context.channel.frozen || context.channel.disabled) {
             let state = if context.channel.disabled {
                 "disabled"
@@ -411,6 +465,9 @@ impl Chat {
         doc.insert("mentioned_users".into(), json!(mentioned));
         let silent = input.silent.unwrap_or(false);
         doc.insert("silent".into(), json!(silent));
+        if shadowed {
+            doc.insert("shadowed".into(), json!(true));
+        }
         if let Some(quoted) = &input.quoted_message_id {
             doc.insert("quoted_message_id".into(), json!(quoted));
         }
@@ -421,7 +478,6 @@ impl Chat {
             input.pin_expires.as_ref(),
         )
         .map_err(|e| e.in_operation(OP))?;
-        let now = Utc::now();
         let show_in_channel = input.show_in_channel.unwrap_or(false);
         let message = Message {
             id,
@@ -440,16 +496,37 @@ impl Chat {
             deleted_at: None,
         };
         let in_channel = message.parent_id.is_none() || show_in_channel;
+        // A shadowed message is for its author alone: nobody else's unread count or hidden state moves.
         let counts_as_unread =
-            !silent && kind != "system" && in_channel && context.config.read_events;
+            !silent && !shadowed && kind != "system" && in_channel && context.config.read_events;
         let sent = self
             .store
-            .send_message(app, &message, counts_as_unread, unhide)
+            .send_message(app, &message, counts_as_unread, unhide && !shadowed)
             .await
             .map_err(store_error(OP))?;
-        let rendered = self.render_one(app, &sent.message, None).await?;
-        self.announce_new_message(app, context, user, &sent, &rendered)
-            .await?;
+        let mut rendered = self.render_one(app, &sent.message, None).await?;
+        if shadowed {
+            unshadow_for_author(&mut rendered, &sent.message, Some(user));
+            let mut event = channel_event(ev::MESSAGE_NEW, &sent.channel);
+            event.insert("message".into(), rendered.clone());
+            event.insert("message_id".into(), json!(sent.message.id));
+            event.insert("user".into(), rendered["user"].clone());
+            if let Some(parent) = &sent.parent {
+                event.insert("parent_id".into(), json!(parent.id));
+            }
+            self.publish_unrecorded(
+                app,
+                vec![Audience::UsersWatching {
+                    cid: sent.channel.cid.clone(),
+                    user_ids: vec![user.id.clone()],
+                }],
+                event,
+            )
+            .await;
+        } else {
+            self.announce_new_message(app, context, user, &sent, &rendered)
+                .await?;
+        }
         Ok(rendered)
     }
 
@@ -605,7 +682,7 @@ impl Chat {
             .await
             .map_err(store_error(OP))?
             .into_iter()
-            .filter(|m| m.cid == cid)
+            .filter(|m| m.cid == cid && !hidden_from(m, viewer))
             .collect();
         Ok(json!({ "messages": self.render_messages(app, &messages, viewer).await? }))
     }
@@ -647,6 +724,10 @@ impl Chat {
             }
         }
         check_size("message", &doc).map_err(|e| e.in_operation(OP))?;
+        // Editing a message posted under a shadow ban does not unshadow it.
+        if let Some(shadowed) = message.doc.get("shadowed") {
+            doc.insert("shadowed".into(), shadowed.clone());
+        }
         let old_text = message.doc.get("text").cloned().unwrap_or(json!(""));
         let html = match (&input.html, actor.is_server()) {
             (Some(html), true) => html.clone(),
@@ -721,15 +802,7 @@ impl Chat {
                 .map(|u| render::user(u, true))
                 .unwrap_or_else(|| rendered["user"].clone()),
         );
-        self.publish(
-            app,
-            vec![Audience::Watchers {
-                cid: context.channel.cid.clone(),
-            }],
-            event,
-            Vec::new(),
-        )
-        .await;
+        self.publish_message_event(app, message, event).await;
         let mine = self.render_one(app, message, acting).await?;
         Ok(json!({ "message": mine }))
     }
@@ -852,15 +925,7 @@ impl Chat {
         if let Some(acting) = &acting {
             event.insert("user".into(), render::user(acting, true));
         }
-        self.publish(
-            app,
-            vec![Audience::Watchers {
-                cid: context.channel.cid.clone(),
-            }],
-            event,
-            Vec::new(),
-        )
-        .await;
+        self.publish_message_event(app, &deleted, event).await;
         if let Some(parent) = parent {
             self.announce_message_updated(app, &context, &parent, acting.as_ref())
                 .await?;
@@ -931,11 +996,12 @@ impl Chat {
         self.require(&context, actor, viewer, "read-channel", owner, OP)?;
         let page = message_page(Some(&pagination), DEFAULT_MESSAGE_LIMIT)
             .map_err(|e| e.in_operation(OP))?;
-        let replies = self
+        let mut replies = self
             .store
             .replies(app, &parent.id, &page)
             .await
             .map_err(store_error(OP))?;
+        replies.retain(|m| !hidden_from(m, viewer));
         Ok(json!({ "messages": self.render_messages(app, &replies, viewer).await? }))
     }
 
@@ -969,6 +1035,18 @@ impl Chat {
         }
         let owner = context.channel.created_by.as_deref() == Some(user.id.as_str());
         self.require(&context, actor, Some(&user), "create-reaction", owner, OP)?;
+        let now = Utc::now();
+        if !actor.is_server()
+            && (ban_state(&user.doc, now).banned
+                || self
+                    .channel_ban(app, &context, &user, now, OP)
+                    .await?
+                    .banned)
+        {
+            return Err(
+                ApiError::not_allowed(format!("user {} is banned", user.id)).in_operation(OP)
+            );
+        }
         if !actor.is_server() && context.channel.frozen {
             return Err(ApiError::not_allowed(format!(
                 "channel {} is frozen",
@@ -1033,15 +1111,7 @@ impl Chat {
         event.insert("message".into(), broadcast);
         event.insert("reaction".into(), reaction_json.clone());
         event.insert("user".into(), users.get(&user.id));
-        self.publish(
-            app,
-            vec![Audience::Watchers {
-                cid: context.channel.cid.clone(),
-            }],
-            event,
-            Vec::new(),
-        )
-        .await;
+        self.publish_message_event(app, &updated, event).await;
         let mine = self.render_one(app, &updated, Some(&user)).await?;
         Ok(json!({ "message": mine, "reaction": reaction_json }))
     }
@@ -1073,15 +1143,7 @@ impl Chat {
         );
         event.insert("reaction".into(), reaction_json.clone());
         event.insert("user".into(), users.get(&user.id));
-        self.publish(
-            app,
-            vec![Audience::Watchers {
-                cid: context.channel.cid.clone(),
-            }],
-            event,
-            Vec::new(),
-        )
-        .await;
+        self.publish_message_event(app, &updated, event).await;
         Ok(
             json!({ "message": self.render_one(app, &updated, Some(&user)).await?, "reaction": reaction_json }),
         )

@@ -1,5 +1,6 @@
 //! Records to Stream's legacy JSON shapes: custom data flattened, timestamps RFC 3339, required keys always present.
 
+use crate::bans::render_ban_state;
 use eddy_core::config::ChannelConfig;
 use eddy_core::grants::{own_capabilities, Subject};
 use eddy_protocol::time::format;
@@ -21,12 +22,11 @@ pub fn user(user: &User, online: bool) -> Value {
     out.insert("role".into(), json!(user.role));
     out.insert("language".into(), json!(""));
     out.insert("teams".into(), json!([]));
-    out.insert("banned".into(), json!(false));
-    out.insert("shadow_banned".into(), json!(false));
     out.insert("blocked_user_ids".into(), json!([]));
     for (key, value) in &user.doc {
         out.insert(key.clone(), value.clone());
     }
+    render_ban_state(&mut out, &user.doc);
     let invisible = user
         .doc
         .get("invisible")
@@ -60,7 +60,7 @@ impl Users<'_> {
             Some(found) => user(found, self.hub.is_online(self.app, id)),
             // A user row can be gone (hard delete) while their messages stay: show a minimal user.
             None => {
-                json!({"id": id, "role": "user", "banned": false, "online": false, "language": "", "teams": [], "blocked_user_ids": [], "created_at": "1970-01-01T00:00:00.000000Z", "updated_at": "1970-01-01T00:00:00.000000Z", "deleted_at": "1970-01-01T00:00:00.000000Z"})
+                json!({"id": id, "role": "user", "banned": false, "shadow_banned": false, "online": false, "language": "", "teams": [], "blocked_user_ids": [], "created_at": "1970-01-01T00:00:00.000000Z", "updated_at": "1970-01-01T00:00:00.000000Z", "deleted_at": "1970-01-01T00:00:00.000000Z"})
             }
         }
     }
@@ -152,8 +152,7 @@ pub fn member(member: &Member, users: &Users<'_>) -> Value {
         "is_moderator".into(),
         json!(member.channel_role == "channel_moderator"),
     );
-    out.insert("banned".into(), json!(false));
-    out.insert("shadow_banned".into(), json!(false));
+    render_ban_state(&mut out, &member.doc);
     out.insert("notifications_muted".into(), json!(false));
     out.insert("created_at".into(), json!(format(&member.created_at)));
     out.insert("updated_at".into(), json!(format(&member.updated_at)));
@@ -232,7 +231,7 @@ pub fn message(
     out.entry("pinned_at").or_insert(Value::Null);
     out.entry("pin_expires").or_insert(Value::Null);
     out.entry("restricted_visibility").or_insert(json!([]));
-    out.insert("shadowed".into(), json!(false));
+    out.insert("shadowed".into(), json!(crate::bans::is_shadowed(message)));
     out.insert("mentioned_here".into(), json!(false));
     out.insert("mentioned_channel".into(), json!(false));
     let mentioned: Vec<Value> = message

@@ -373,3 +373,75 @@ pub struct UpdateThreadPartial {
     pub unset: Vec<String>,
     pub user_id: Option<String>,
 }
+
+/// `POST /moderation/ban`, legacy (`user_id`/`user`, `type`+`id`) and v2 (`banned_by_id`/`banned_by`) names alike.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BanUser {
+    pub target_user_id: Option<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+    pub banned_by_id: Option<String>,
+    pub banned_by: Option<UserRef>,
+    pub channel_cid: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    /// Minutes; absent means permanent.
+    pub timeout: Option<Value>,
+    pub reason: Option<String>,
+    pub shadow: Option<bool>,
+    pub ip_ban: Option<bool>,
+    /// Options eddy refuses by name rather than ignore.
+    pub delete_messages: Option<Value>,
+    pub delete_reactions: Option<bool>,
+    pub ban_from_future_channels: Option<bool>,
+}
+
+/// `DELETE /moderation/ban`, from its query parameters.
+#[derive(Debug, Default, Clone)]
+pub struct UnbanUser {
+    pub target_user_id: Option<String>,
+    pub channel_cid: Option<String>,
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    /// The acting user: `user_id`, `created_by`, `banned_by_id` or `unbanned_by_id`.
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryBannedUsers {
+    pub filter_conditions: Value,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub exclude_expired_bans: Option<bool>,
+    pub created_at_after: Option<String>,
+    pub created_at_after_or_equal: Option<String>,
+    pub created_at_before: Option<String>,
+    pub created_at_before_or_equal: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// `POST /moderation/flag` and `/moderation/unflag`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FlagRequest {
+    pub target_message_id: Option<String>,
+    pub target_user_id: Option<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+    pub reason: Option<String>,
+    pub custom: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryMessageFlags {
+    pub filter_conditions: Value,
+    pub sort: Option<Value>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub user_id: Option<String>,
+}

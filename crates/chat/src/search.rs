@@ -81,6 +81,21 @@ impl Chat {
                     .in_operation(OP),
             );
         }
+        if let Some(viewer) = &viewer {
+            // Messages posted under a shadow ban are found only by their author.
+            message_filters.push(Filter::Or(vec![
+                Filter::Compare {
+                    field: "shadowed".into(),
+                    op: Op::Ne,
+                    value: json!(true),
+                },
+                Filter::Compare {
+                    field: "user_id".into(),
+                    op: Op::Eq,
+                    value: json!(viewer.id),
+                },
+            ]));
+        }
         let sort = parse_sort(
             request.sort.as_ref(),
             &[

@@ -321,7 +321,7 @@ impl Chat {
             limit: shape.reply_limit,
             ..MessagePage::default()
         };
-        let replies = if shape.reply_limit > 0 {
+        let mut replies = if shape.reply_limit > 0 {
             self.store
                 .replies(app, &parent.id, &page)
                 .await
@@ -329,6 +329,8 @@ impl Chat {
         } else {
             Vec::new()
         };
+        // Shadowed replies are shown to their author only.
+        replies.retain(|reply| !crate::bans::hidden_from(reply, Some(viewer)));
         let latest = self
             .store
             .replies(

@@ -1,5 +1,6 @@
 //! Users: upsert, partial update, query, delete, (de)activation, guests, the connect-time upsert and `me`.
 
+use crate::bans::{hide_own_shadow_ban, keep_ban_keys};
 use crate::events::user_event;
 use crate::render::{self, Users};
 use crate::requests::{PartialUser, QueryUsers, UpdateUsersPartial, UpsertUsers, UserRef};
@@ -260,6 +261,10 @@ impl Chat {
             }
         }
         check_size("user", &doc)?;
+        // Ban state is not user data: an upsert keeps what bans mirrored onto the user.
+        if let Some(existing) = existing {
+            keep_ban_keys(&mut doc, &existing.doc);
+        }
         if server {
             if let Some(role) = input.get("role").and_then(Value::as_str) {
                 user.role = role.to_owned();
@@ -398,6 +403,7 @@ impl Chat {
                 user.role = role.to_owned();
             }
             check_size("user", &doc).map_err(|e| e.in_operation("UpdateUsersPartial"))?;
+            keep_ban_keys(&mut doc, &user.doc);
             user.doc = doc;
             user.updated_at = Utc::now();
             users.push(user);
@@ -449,7 +455,13 @@ impl Chat {
             .map_err(store_error("QueryUsers"))?;
         let rendered: Vec<Value> = users
             .iter()
-            .map(|u| render::user(u, self.hub.is_online(app, &u.id)))
+            .map(|u| {
+                let mut rendered = render::user(u, self.hub.is_online(app, &u.id));
+                if actor.user().is_some_and(|me| me.id == u.id) {
+                    hide_own_shadow_ban(&mut rendered);
+                }
+                rendered
+            })
             .collect();
         if request.presence {
             let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
@@ -592,6 +604,7 @@ impl Chat {
     /// OwnUser (`me`): the user plus mutes, devices and unread totals.
     pub async fn own_user(&self, app: AppId, user: &User) -> Value {
         let mut me = render::user(user, true);
+        hide_own_shadow_ban(&mut me);
         if let Value::Object(fields) = &mut me {
             let (mutes, channel_mutes) = self.rendered_mutes(app, user).await;
             fields.insert("mutes".into(), Value::Array(mutes));

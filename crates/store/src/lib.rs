@@ -17,4 +17,5 @@ pub use contract::{
     AppStore, BulkStore, ChannelStore, EventLog, MessageStore, ModerationStore, MuteStore, Store,
     StoreError, UserStore,
 };
+pub use encoding::{ban_mirror, BAN_MIRROR_KEYS};
 pub use model::*;
