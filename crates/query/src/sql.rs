@@ -143,9 +143,19 @@ pub enum Dialect {
 pub struct Rendered {
     pub sql: String,
     pub binds: Vec<Bind>,
+    /// The placeholder of the queried app's id, when the caller bound it with [`Rendered::bind_app`]:
+    /// templates' `{app}` then name it, so their subqueries need not correlate with the outer row.
+    pub app: Option<String>,
 }
 
 impl Rendered {
+    /// Binds the queried app's id, returns its placeholder and remembers it for `{app}`.
+    pub fn bind_app(&mut self, dialect: Dialect, app: i64) -> String {
+        let placeholder = self.bind(dialect, Bind::Int(app));
+        self.app = Some(placeholder.clone());
+        placeholder
+    }
+
     /// Adds a parameter and returns its placeholder.
     pub fn bind(&mut self, dialect: Dialect, value: Bind) -> String {
         self.binds.push(value);
@@ -456,7 +466,16 @@ impl Writer<'_> {
                     values.dedup();
                 }
                 let list = self.list(&values, false);
-                let inner = subquery.replace("{values}", &list);
+                // Without a bound app id the subquery correlates with the outer row's app: still
+                // right, but then the database may re-run it for every row.
+                let app = self
+                    .out
+                    .app
+                    .clone()
+                    .unwrap_or_else(|| format!("{}.app_id", self.schema.alias));
+                let inner = subquery
+                    .replace("{values}", &list)
+                    .replace("{app}", &app);
                 let condition = if exact {
                     let size = values.len() as i64;
                     let first = self.bind(Bind::Int(size));

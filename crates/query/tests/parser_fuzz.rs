@@ -707,6 +707,7 @@ fn the_checks_catch_interpolation_and_misnumbering() {
     let rendered = |sql: &str, binds: usize| Rendered {
         sql: sql.into(),
         binds: vec![eddy_query::Bind::Null; binds],
+        app: None,
     };
     assert!(check_rendered(&rendered("c.name = ?1", 1), Dialect::Sqlite, &input).is_ok());
     assert!(check_rendered(&rendered("c.name = $1", 1), Dialect::Postgres, &input).is_ok());

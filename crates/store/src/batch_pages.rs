@@ -14,7 +14,7 @@ pub fn latest_messages_sql(
     limit: i64,
 ) -> Rendered {
     let mut sql = Rendered::default();
-    let app_param = sql.bind(dialect, Bind::Int(app));
+    let app_param = sql.bind_app(dialect, app);
     let limit_param = sql.bind(dialect, Bind::Int(limit));
     let in_channel = match dialect {
         Dialect::Sqlite => "show_in_channel = 1",
@@ -46,7 +46,7 @@ pub fn latest_messages_sql(
 /// Each channel's first `limit` members by join time, in one statement.
 pub fn first_members_sql(dialect: Dialect, app: AppId, cids: &[String], limit: i64) -> Rendered {
     let mut sql = Rendered::default();
-    let app_param = sql.bind(dialect, Bind::Int(app));
+    let app_param = sql.bind_app(dialect, app);
     let limit_param = sql.bind(dialect, Bind::Int(limit));
     let parts: Vec<String> = cids
         .iter()

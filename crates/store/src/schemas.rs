@@ -165,7 +165,7 @@ pub const CHANNELS: Schema = Schema {
             &[Op::In, Op::Eq, Op::Nin],
             SqlTarget::Membership {
                 key: "c.cid",
-                subquery: "SELECT m.cid FROM members m WHERE m.app_id = c.app_id AND m.user_id IN ({values})",
+                subquery: "SELECT m.cid FROM members m WHERE m.app_id = {app} AND m.user_id IN ({values})",
                 count_column: "c.member_count",
             },
         ),

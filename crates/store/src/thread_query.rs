@@ -14,7 +14,7 @@ pub fn render_thread_query(
     query: &ListQuery,
 ) -> Result<Rendered, QueryError> {
     let mut sql = Rendered::default();
-    let app_param = sql.bind(dialect, Bind::Int(app));
+    let app_param = sql.bind_app(dialect, app);
     let viewer_param = sql.bind(dialect, Bind::Text(viewer.to_owned()));
     let takes_part = match dialect {
         Dialect::Sqlite => format!(

@@ -144,6 +144,8 @@ fn render(filter: &str, schema: &Schema, viewer: Option<&str>, dialect: Dialect)
     let json: Value = serde_json::from_str(filter).expect("case is JSON");
     let parsed = parse_filter(&json, schema).unwrap_or_else(|e| panic!("{filter}: {e}"));
     let mut out = Rendered::default();
+    // As the backends do: the app id is bound first, and `{app}` in templates names it.
+    out.bind_app(dialect, 1);
     render_filter_for(&parsed, schema, dialect, viewer, &mut out)
         .unwrap_or_else(|e| panic!("{filter}: {e}"));
     format!("{}\n    binds: {:?}", out.sql, out.binds)

@@ -249,7 +249,7 @@ impl ChannelStore for PostgresStore {
 
     async fn query_channels(&self, app: AppId, query: &ChannelQuery) -> StoreResult<Vec<Channel>> {
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!(
             "SELECT c.* FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
         );
@@ -368,7 +368,7 @@ impl ChannelStore for PostgresStore {
         query: &ListQuery,
     ) -> StoreResult<Vec<Member>> {
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         let cid_param = sql.bind(D, Bind::Text(cid.to_owned()));
         sql.sql = format!(
             "SELECT m.* FROM members m LEFT JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id WHERE m.app_id = {app_param} AND m.cid = {cid_param} AND "

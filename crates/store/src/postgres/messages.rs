@@ -481,7 +481,7 @@ impl MessageStore for PostgresStore {
         messages: &ListQuery,
     ) -> StoreResult<Vec<Message>> {
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!(
             "SELECT m.* FROM messages m WHERE m.app_id = {app_param} AND m.deleted_at IS NULL AND m.type <> 'system' \
              AND m.cid IN (SELECT c.cid FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "

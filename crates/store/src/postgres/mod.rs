@@ -376,7 +376,7 @@ impl UserStore for PostgresStore {
         include_deactivated: bool,
     ) -> StoreResult<Vec<User>> {
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!(
             "SELECT u.* FROM users u WHERE u.app_id = {app_param} AND u.deleted_at IS NULL AND "
         );

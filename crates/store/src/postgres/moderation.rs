@@ -113,7 +113,7 @@ impl ModerationStore for PostgresStore {
         active_at: Option<Timestamp>,
     ) -> StoreResult<Vec<Ban>> {
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!("SELECT b.* FROM bans b WHERE b.app_id = {app_param} AND ");
         if let Some(at) = active_at {
             let at = sql.bind(D, Bind::Text(ts(&at)));
@@ -196,7 +196,7 @@ impl ModerationStore for PostgresStore {
         query: &ListQuery,
     ) -> StoreResult<Vec<Flag>> {
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         let kind_param = sql.bind(D, Bind::Text(target.as_str().to_owned()));
         sql.sql = format!(
             "SELECT f.* FROM flags f WHERE f.app_id = {app_param} AND f.target_kind = {kind_param} AND "

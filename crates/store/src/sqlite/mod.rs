@@ -387,7 +387,7 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<Vec<User>> {
         const D: Dialect = Dialect::Sqlite;
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!(
             "SELECT u.* FROM users u WHERE u.app_id = {app_param} AND u.deleted_at IS NULL AND "
         );
@@ -708,7 +708,7 @@ impl ChannelStore for SqliteStore {
     async fn query_channels(&self, app: AppId, query: &ChannelQuery) -> StoreResult<Vec<Channel>> {
         const D: Dialect = Dialect::Sqlite;
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!(
             "SELECT c.* FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
         );
@@ -834,7 +834,7 @@ impl ChannelStore for SqliteStore {
     ) -> StoreResult<Vec<Member>> {
         const D: Dialect = Dialect::Sqlite;
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         let cid_param = sql.bind(D, Bind::Text(cid.to_owned()));
         sql.sql = format!(
             "SELECT m.* FROM members m LEFT JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id WHERE m.app_id = {app_param} AND m.cid = {cid_param} AND "
@@ -1456,7 +1456,7 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Vec<Message>> {
         const D: Dialect = Dialect::Sqlite;
         let mut sql = Rendered::default();
-        let app_param = sql.bind(D, Bind::Int(app));
+        let app_param = sql.bind_app(D, app);
         sql.sql = format!(
             "SELECT m.* FROM messages m WHERE m.app_id = {app_param} AND m.deleted_at IS NULL AND m.type <> 'system' \
              AND m.cid IN (SELECT c.cid FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
