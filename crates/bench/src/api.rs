@@ -1,4 +1,4 @@
-//! The REST side of the bench: JWTs, and the few Chat API calls the workloads make (users, channels, watch, send).
+//! The REST side of the bench: JWTs, and the few Chat API calls the workloads make (users, channels, watch, send, queries).
 
 use crate::server::{API_KEY, API_SECRET};
 use crate::Result;
@@ -40,6 +40,8 @@ pub struct Api {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// From sending the request to the last byte of the body (JSON parsing not included).
+    pub elapsed: Duration,
 }
 
 impl Answer {
@@ -72,19 +74,36 @@ impl Api {
 
     /// POST `path` (which may already carry a query) with `api_key` appended and the JWT headers set.
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Result<Answer> {
+        let request = self.http.post(self.url(path)).json(body);
+        self.send(request, token).await
+    }
+
+    /// GET `path` (which may already carry a query) with `api_key` appended and the JWT headers set.
+    pub async fn get(&self, path: &str, token: &str) -> Result<Answer> {
+        self.send(self.http.get(self.url(path)), token).await
+    }
+
+    fn url(&self, path: &str) -> String {
         let separator = if path.contains('?') { '&' } else { '?' };
-        let response = self
-            .http
-            .post(format!("{}{path}{separator}api_key={API_KEY}", self.base))
+        format!("{}{path}{separator}api_key={API_KEY}", self.base)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, token: &str) -> Result<Answer> {
+        let started = std::time::Instant::now();
+        let response = request
             .header("Authorization", token)
             .header("stream-auth-type", "jwt")
-            .json(body)
             .send()
             .await?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await?;
+        let elapsed = started.elapsed();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            body,
+            elapsed,
+        })
     }
 
     /// Creates users `ids` with the server token, at most 100 per call.

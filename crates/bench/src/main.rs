@@ -1,4 +1,4 @@
-//! `eddy-bench`: starts a release `eddy` on loopback in a fresh data dir and runs one named workload (W1, W3, W7) against it.
+//! `eddy-bench`: starts a release `eddy` on loopback in a fresh data dir and runs one named workload (W1, W3, W7, W8) against it.
 
 mod api;
 mod floor;
@@ -8,6 +8,7 @@ mod socket;
 mod w1;
 mod w3;
 mod w7;
+mod w8;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ enum Workload {
     W3(w3::Args),
     /// W7 send throughput: 100 messaging channels of 10 members, 32 concurrent REST senders for D seconds.
     W7(w7::Args),
+    /// W8 queries: seeds 10k users, 100k channels, 1M messages, then times queryChannels, queryUsers and search.
+    W8(w8::Args),
     /// Internal: the bare broadcast server that `w3 --floor` and `w1 --floor` start.
     #[command(hide = true)]
     FloorServer,
@@ -59,6 +62,7 @@ async fn run(cli: Cli) -> Result<Verdict> {
         Workload::W1(args) => w1::run(args).await,
         Workload::W3(args) => w3::run(args).await,
         Workload::W7(args) => w7::run(args).await,
+        Workload::W8(args) => w8::run(args).await,
         Workload::FloorServer => floor::serve().await.map(|()| true),
     }
 }

@@ -66,6 +66,12 @@ fn clock_ticks() -> f64 {
 
 impl Server {
     pub async fn start(common: &Common, kind: Kind) -> Result<Server> {
+        Server::start_on(common, kind, None).await
+    }
+
+    /// Like [`Server::start`]; with `data_dir`, `eddy serve` uses that (already seeded) data dir,
+    /// which is left in place on drop (the caller owns it).
+    pub async fn start_on(common: &Common, kind: Kind, data_dir: Option<&Path>) -> Result<Server> {
         let binary = match (kind, &common.eddy_bin) {
             (Kind::Floor, _) => std::env::current_exe()?,
             (Kind::Eddy, Some(path)) => path.clone(),
@@ -90,7 +96,7 @@ impl Server {
         match kind {
             Kind::Eddy => command
                 .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-                .arg(root.join("data"))
+                .arg(data_dir.map_or_else(|| root.join("data"), Path::to_path_buf))
                 .stdin(Stdio::null()),
             Kind::Floor => command.arg("floor-server").stdin(Stdio::piped()),
         };
