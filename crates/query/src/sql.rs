@@ -473,9 +473,7 @@ impl Writer<'_> {
                     .app
                     .clone()
                     .unwrap_or_else(|| format!("{}.app_id", self.schema.alias));
-                let inner = subquery
-                    .replace("{values}", &list)
-                    .replace("{app}", &app);
+                let inner = subquery.replace("{values}", &list).replace("{app}", &app);
                 let condition = if exact {
                     let size = values.len() as i64;
                     let first = self.bind(Bind::Int(size));
