@@ -7,23 +7,19 @@ use eddy_query::{render_relevance, render_sort, Dialect, QueryError, Rendered, S
 /// The sort name of full-text relevance.
 pub const RELEVANCE: &str = "relevance";
 
-/// Appends the `ORDER BY` items (without the keywords) of a search. No sort means Stream's default:
-/// most relevant first, then by id. Relevance is equal for every row when the filter has no `$q`.
+/// Appends the `ORDER BY` items (without the keywords) of a search. No sort means by id. Relevance is equal for every row when the filter has no `$q`.
 pub fn render_search_order(
     messages: &ListQuery,
     dialect: Dialect,
     out: &mut Rendered,
 ) -> Result<(), QueryError> {
-    let default_sort = [
-        SortField {
-            field: RELEVANCE.into(),
-            direction: -1,
-        },
-        SortField {
-            field: "id".into(),
-            direction: 1,
-        },
-    ];
+    // Stream's default puts relevance first; eddy orders by id unless relevance is asked for:
+    // SQLite's bm25() recomputes the query's statistics for every row it ranks, which takes
+    // seconds for common words on a million messages.
+    let default_sort = [SortField {
+        field: "id".into(),
+        direction: 1,
+    }];
     let sort: &[SortField] = if messages.sort.is_empty() {
         &default_sort
     } else {
