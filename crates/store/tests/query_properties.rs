@@ -567,7 +567,11 @@ fn order(left: &Value, right: &Value) -> Option<Ordering> {
 fn autocomplete(value: &str, needle: &str) -> bool {
     let value = value.to_ascii_lowercase();
     let needle = needle.to_ascii_lowercase();
-    value.starts_with(&needle) || value.contains(&format!(" {needle}"))
+    // A word starts the text or follows a space or one of the punctuation marks that separate words.
+    value.starts_with(&needle)
+        || [' ', '-', '_', '.', '@', '/']
+            .iter()
+            .any(|separator| value.contains(&format!("{separator}{needle}")))
 }
 
 fn many(value: &Value) -> Vec<Value> {
