@@ -5,6 +5,7 @@ mod contract;
 mod encoding;
 mod import;
 mod model;
+mod moderation_query;
 pub mod postgres;
 pub mod schemas;
 mod search_order;

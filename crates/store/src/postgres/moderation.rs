@@ -4,21 +4,7 @@ use super::rows::*;
 use super::{backend, bind_all, query_error, PostgresStore, D};
 use crate::contract::*;
 use crate::model::*;
-use crate::schemas::{BANS, BAN_SORT, FLAGS, FLAG_SORT};
 use async_trait::async_trait;
-use eddy_query::{render_filter, render_sort, Bind, Rendered, SortField};
-
-/// The sort a list query asked for, or `field` descending.
-fn sort_or(query: &ListQuery, field: &str) -> Vec<SortField> {
-    if query.sort.is_empty() {
-        vec![SortField {
-            field: field.into(),
-            direction: -1,
-        }]
-    } else {
-        query.sort.clone()
-    }
-}
 
 /// Replaces the ban mirror keys on the user's document (app-wide, `cid` empty) or the member's
 /// (if that membership exists) with `mirror`; an empty `mirror` only clears them.
@@ -112,23 +98,8 @@ impl ModerationStore for PostgresStore {
         query: &ListQuery,
         active_at: Option<Timestamp>,
     ) -> StoreResult<Vec<Ban>> {
-        let mut sql = Rendered::default();
-        let app_param = sql.bind_app(D, app);
-        sql.sql = format!("SELECT b.* FROM bans b WHERE b.app_id = {app_param} AND ");
-        if let Some(at) = active_at {
-            let at = sql.bind(D, Bind::Text(ts(&at)));
-            sql.sql.push_str(&format!(
-                "(b.expires_at IS NULL OR b.expires_at > {at}) AND "
-            ));
-        }
-        render_filter(&query.filter, &BANS, D, &mut sql).map_err(query_error)?;
-        sql.sql.push_str(" ORDER BY ");
-        render_sort(&sort_or(query, "created_at"), &BANS, BAN_SORT, D, &mut sql)
+        let sql = crate::moderation_query::render_ban_query(D, app, query, active_at)
             .map_err(query_error)?;
-        let limit = sql.bind(D, Bind::Int(query.limit));
-        let offset = sql.bind(D, Bind::Int(query.offset));
-        sql.sql
-            .push_str(&format!(", b.user_id, b.cid LIMIT {limit} OFFSET {offset}"));
         let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
             .fetch_all(&self.pool)
             .await
@@ -195,27 +166,8 @@ impl ModerationStore for PostgresStore {
         target: FlagTarget,
         query: &ListQuery,
     ) -> StoreResult<Vec<Flag>> {
-        let mut sql = Rendered::default();
-        let app_param = sql.bind_app(D, app);
-        let kind_param = sql.bind(D, Bind::Text(target.as_str().to_owned()));
-        sql.sql = format!(
-            "SELECT f.* FROM flags f WHERE f.app_id = {app_param} AND f.target_kind = {kind_param} AND "
-        );
-        render_filter(&query.filter, &FLAGS, D, &mut sql).map_err(query_error)?;
-        sql.sql.push_str(" ORDER BY ");
-        render_sort(
-            &sort_or(query, "created_at"),
-            &FLAGS,
-            FLAG_SORT,
-            D,
-            &mut sql,
-        )
-        .map_err(query_error)?;
-        let limit = sql.bind(D, Bind::Int(query.limit));
-        let offset = sql.bind(D, Bind::Int(query.offset));
-        sql.sql.push_str(&format!(
-            ", f.target_id, f.reporter_id LIMIT {limit} OFFSET {offset}"
-        ));
+        let sql = crate::moderation_query::render_flag_query(D, app, target, query)
+            .map_err(query_error)?;
         let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
             .fetch_all(&self.pool)
             .await
