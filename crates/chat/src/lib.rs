@@ -8,6 +8,7 @@ mod bans;
 mod caches;
 mod channels;
 mod context;
+mod cursor;
 mod devices;
 mod events;
 mod messages;

@@ -1,9 +1,9 @@
 //! Message search (`GET /search`): a channel filter, a message filter or query text, sort and cursor pages.
 
+use crate::cursor::{decode_offset, encode_offset};
 use crate::render;
 use crate::requests::Search;
 use crate::{store_error, Actor, Chat, ChatResult};
-use base64::Engine;
 use eddy_protocol::ApiError;
 use eddy_query::{parse_filter, parse_sort, Filter, Op};
 use eddy_store::{AppId, ChannelQuery, ListQuery};
@@ -15,21 +15,8 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 100;
 const MAX_OFFSET: i64 = 1000;
 
-/// Cursors are opaque to clients; inside they are the offset of the next page.
-fn encode_cursor(offset: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("offset:")?
-        .parse()
-        .ok()
-}
+/// Search cursors carry the offset of the page they point at.
+const CURSOR_KIND: &str = "offset";
 
 impl Chat {
     pub async fn search(&self, app: AppId, actor: &Actor, request: Search) -> ChatResult<Value> {
@@ -116,7 +103,7 @@ impl Chat {
             );
         }
         let offset = match &request.next {
-            Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
+            Some(cursor) => decode_offset(CURSOR_KIND, cursor).ok_or_else(|| {
                 ApiError::input("next is not a cursor this server issued").in_operation(OP)
             })?,
             None => request.offset.unwrap_or(0),
@@ -195,22 +182,11 @@ impl Chat {
             .collect();
         let mut response = json!({ "results": results });
         if more {
-            response["next"] = json!(encode_cursor(offset + limit));
+            response["next"] = json!(encode_offset(CURSOR_KIND, offset + limit));
         }
         if offset > 0 {
-            response["previous"] = json!(encode_cursor((offset - limit).max(0)));
+            response["previous"] = json!(encode_offset(CURSOR_KIND, (offset - limit).max(0)));
         }
         Ok(response)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(40)), Some(40));
-        assert_eq!(decode_cursor("not-a-cursor"), None);
     }
 }
