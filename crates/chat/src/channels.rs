@@ -51,6 +51,15 @@ pub(crate) const DEFAULT_MESSAGE_LIMIT: i64 = 25;
 const MAX_MESSAGE_LIMIT: i64 = 300;
 
 /// A loaded channel with its effective config and the acting user's membership.
+/// What one channel's state is built from, loaded for many channels at once.
+struct ChannelParts<'a> {
+    messages: &'a [Message],
+    members: &'a [Member],
+    /// The first hundred users watching, as the hub listed them.
+    watchers: &'a [String],
+    watcher_count: usize,
+}
+
 pub(crate) struct ChannelContext {
     pub channel: Channel,
     pub config: ChannelConfig,
@@ -376,16 +385,15 @@ impl Chat {
             .flatten()
             .map(|m| m.user_id.clone())
             .collect();
+        // The first hundred watchers of each channel, read from the hub once.
+        let mut watchers_by_cid: HashMap<String, (Vec<String>, usize)> = HashMap::new();
         for context in contexts {
             ids.extend(context.channel.created_by.iter().cloned());
-            for watcher in self
-                .hub
-                .watching_users(app, &context.channel.cid)
-                .into_iter()
-                .take(100)
-            {
-                ids.push(watcher);
-            }
+            let mut watchers = self.hub.watching_users(app, &context.channel.cid);
+            watchers.truncate(100);
+            ids.extend(watchers.iter().cloned());
+            let count = self.hub.watcher_count(app, &context.channel.cid);
+            watchers_by_cid.insert(context.channel.cid.clone(), (watchers, count));
         }
         for message in all_messages.iter().chain(quoted.values()) {
             render::message_user_ids(message, &mut ids);
@@ -397,38 +405,39 @@ impl Chat {
         let own = self.own_reactions(app, viewer, &all_messages).await?;
         let none_members = Vec::new();
         let none_messages = Vec::new();
+        let no_watchers = (Vec::new(), 0);
         Ok(contexts
             .iter()
             .map(|context| {
                 let cid = &context.channel.cid;
-                self.assemble_state(
-                    app,
-                    context,
-                    viewer,
-                    messages_by_cid.get(cid).unwrap_or(&none_messages),
-                    members_by_cid.get(cid).unwrap_or(&none_members),
-                    &users,
-                    &own,
-                    &quoted,
-                )
+                let (watchers, watcher_count) = watchers_by_cid.get(cid).unwrap_or(&no_watchers);
+                let parts = ChannelParts {
+                    messages: messages_by_cid.get(cid).unwrap_or(&none_messages),
+                    members: members_by_cid.get(cid).unwrap_or(&none_members),
+                    watchers,
+                    watcher_count: *watcher_count,
+                };
+                self.assemble_state(context, viewer, parts, &users, &own, &quoted)
             })
             .collect())
     }
 
     /// One ChannelState from loaded parts.
-    #[allow(clippy::too_many_arguments)]
     fn assemble_state(
         &self,
-        app: AppId,
         context: &ChannelContext,
         viewer: Option<&User>,
-        messages: &[Message],
-        members: &[Member],
+        parts: ChannelParts<'_>,
         users: &render::Users<'_>,
         own: &[eddy_store::Reaction],
         quoted: &HashMap<String, Message>,
     ) -> Value {
-        let cid = context.channel.cid.clone();
+        let ChannelParts {
+            messages,
+            members,
+            watchers,
+            watcher_count,
+        } = parts;
         let rendered_messages: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -444,7 +453,6 @@ impl Chat {
                 rendered
             })
             .collect();
-        let watcher_count = self.hub.watcher_count(app, &cid);
         let mut state = Map::new();
         state.insert(
             "channel".into(),
@@ -486,13 +494,7 @@ impl Chat {
             );
         }
         state.insert("watcher_count".into(), json!(watcher_count));
-        let watchers: Vec<Value> = self
-            .hub
-            .watching_users(app, &cid)
-            .iter()
-            .take(100)
-            .map(|id| users.get(id))
-            .collect();
+        let watchers: Vec<Value> = watchers.iter().map(|id| users.get(id)).collect();
         state.insert("watchers".into(), Value::Array(watchers));
         state.insert("threads".into(), json!([]));
         if let Some(membership) = &context.membership {

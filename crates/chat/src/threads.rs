@@ -1,11 +1,11 @@
 //! Threads (`POST /threads`, `GET/PATCH /threads/{id}`): thread parents the user takes part in, with replies, participants and read state.
 
 use crate::channels::ChannelContext;
+use crate::cursor::{decode_offset, encode_offset};
 use crate::events::channel_event;
 use crate::render;
 use crate::requests::{GetThread, QueryThreads, UpdateThreadPartial};
 use crate::{store_error, Actor, Chat, ChatResult};
-use base64::Engine;
 use chrono::Utc;
 use eddy_bus::Audience;
 use eddy_protocol::ApiError;
@@ -34,22 +34,8 @@ const RESERVED_THREAD_KEYS: &[&str] = &[
     "custom",
 ];
 
-/// Cursors are opaque to clients; inside they are the offset of the page they point at.
-fn encode_cursor(offset: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("threads:{offset}"))
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("threads:")?
-        .parse()
-        .ok()
-        .filter(|offset: &i64| *offset >= 0)
-}
+/// Thread cursors carry the offset of the page they point at.
+const CURSOR_KIND: &str = "threads";
 
 /// How much of each thread to show.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +89,7 @@ impl Chat {
         }
         let cursor = request.next.as_deref().or(request.prev.as_deref());
         let offset = match cursor {
-            Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
+            Some(cursor) => decode_offset(CURSOR_KIND, cursor).ok_or_else(|| {
                 ApiError::input("next/prev is not a cursor this server issued").in_operation(OP)
             })?,
             None => 0,
@@ -139,10 +125,10 @@ impl Chat {
         }
         let mut response = json!({ "threads": threads });
         if more {
-            response["next"] = json!(encode_cursor(offset + limit));
+            response["next"] = json!(encode_offset(CURSOR_KIND, offset + limit));
         }
         if offset > 0 {
-            response["prev"] = json!(encode_cursor((offset - limit).max(0)));
+            response["prev"] = json!(encode_offset(CURSOR_KIND, (offset - limit).max(0)));
         }
         Ok(response)
     }
@@ -317,33 +303,22 @@ impl Chat {
         shape: ThreadShape,
     ) -> ChatResult<Value> {
         const OP: &str = "Thread";
+        // One read serves both: the newest replies, ascending, end with the latest one.
         let page = MessagePage {
-            limit: shape.reply_limit,
+            limit: shape.reply_limit.max(1),
             ..MessagePage::default()
         };
-        let mut replies = if shape.reply_limit > 0 {
-            self.store
-                .replies(app, &parent.id, &page)
-                .await
-                .map_err(store_error(OP))?
-        } else {
-            Vec::new()
-        };
-        // Shadowed replies are shown to their author only.
-        replies.retain(|reply| !crate::bans::hidden_from(reply, Some(viewer)));
-        let latest = self
+        let mut replies = self
             .store
-            .replies(
-                app,
-                &parent.id,
-                &MessagePage {
-                    limit: 1,
-                    ..MessagePage::default()
-                },
-            )
+            .replies(app, &parent.id, &page)
             .await
             .map_err(store_error(OP))?;
-        let last_message_at = latest.last().map(|reply| reply.created_at);
+        let last_message_at = replies.last().map(|reply| reply.created_at);
+        if shape.reply_limit == 0 {
+            replies.clear();
+        }
+        // Shadowed replies are shown to their author only.
+        replies.retain(|reply| !crate::bans::hidden_from(reply, Some(viewer)));
         let mut rendered = self
             .render_messages(
                 app,
@@ -487,16 +462,6 @@ fn thread_read(member: &Member, replies: &[Message], users: &render::Users<'_>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(20)), Some(20));
-        assert_eq!(decode_cursor("garbage"), None);
-        assert_eq!(
-            decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("threads:-5")),
-            None
-        );
-    }
 
     #[test]
     fn shapes_are_clamped_to_streams_limits() {
