@@ -273,7 +273,7 @@ macro_rules! viewer_member {
 }
 
 macro_rules! viewer_value {
-    ($value:literal) => {
+    ($value:expr) => {
         concat!(
             "(SELECT ",
             $value,
@@ -302,39 +302,46 @@ const CHANNEL_ROLE: SqlTarget = SqlTarget::Viewer {
     sqlite: viewer_value!("v.channel_role"),
     postgres: viewer_value!("v.channel_role"),
 };
-/// The invite state of a member document aliased `doc_alias`.
-macro_rules! invite_state {
-    ($sqlite_doc:literal, $postgres_doc:literal) => {
-        SqlTarget::Expr {
-            sqlite: concat!(
-                "(CASE WHEN json_extract(",
-                $sqlite_doc,
-                ", '$.invite_rejected_at') IS NOT NULL THEN 'rejected'",
-                " WHEN json_extract(",
-                $sqlite_doc,
-                ", '$.invite_accepted_at') IS NOT NULL THEN 'accepted'",
-                " WHEN json_extract(",
-                $sqlite_doc,
-                ", '$.invited') IS NOT NULL THEN 'pending' END)"
-            ),
-            postgres: concat!(
-                "(CASE WHEN ",
-                $postgres_doc,
-                " ->> 'invite_rejected_at' IS NOT NULL THEN 'rejected'",
-                " WHEN ",
-                $postgres_doc,
-                " ->> 'invite_accepted_at' IS NOT NULL THEN 'accepted'",
-                " WHEN ",
-                $postgres_doc,
-                " ->> 'invited' IS NOT NULL THEN 'pending' END)"
-            ),
-        }
+/// The invite state (`pending`, `accepted`, `rejected`) of a member document, as SQLite text
+/// (`invite_case!(sqlite "m.doc")`) or PostgreSQL text (`invite_case!(postgres "m.doc")`).
+macro_rules! invite_case {
+    (sqlite $doc:literal) => {
+        concat!(
+            "(CASE WHEN json_extract(",
+            $doc,
+            ", '$.invite_rejected_at') IS NOT NULL THEN 'rejected'",
+            " WHEN json_extract(",
+            $doc,
+            ", '$.invite_accepted_at') IS NOT NULL THEN 'accepted'",
+            " WHEN json_extract(",
+            $doc,
+            ", '$.invited') IS NOT NULL THEN 'pending' END)"
+        )
+    };
+    (postgres $doc:literal) => {
+        concat!(
+            "(CASE WHEN ",
+            $doc,
+            " ->> 'invite_rejected_at' IS NOT NULL THEN 'rejected'",
+            " WHEN ",
+            $doc,
+            " ->> 'invite_accepted_at' IS NOT NULL THEN 'accepted'",
+            " WHEN ",
+            $doc,
+            " ->> 'invited' IS NOT NULL THEN 'pending' END)"
+        )
     };
 }
 
+/// The viewer's invite state in channel `c`.
 const VIEWER_INVITE: SqlTarget = SqlTarget::Viewer {
-    sqlite: viewer_value!("(CASE WHEN json_extract(v.doc, '$.invite_rejected_at') IS NOT NULL THEN 'rejected' WHEN json_extract(v.doc, '$.invite_accepted_at') IS NOT NULL THEN 'accepted' WHEN json_extract(v.doc, '$.invited') IS NOT NULL THEN 'pending' END)"),
-    postgres: viewer_value!("(CASE WHEN v.doc ->> 'invite_rejected_at' IS NOT NULL THEN 'rejected' WHEN v.doc ->> 'invite_accepted_at' IS NOT NULL THEN 'accepted' WHEN v.doc ->> 'invited' IS NOT NULL THEN 'pending' END)"),
+    sqlite: viewer_value!(invite_case!(sqlite "v.doc")),
+    postgres: viewer_value!(invite_case!(postgres "v.doc")),
+};
+/// A member's invite state.
+const MEMBER_INVITE: SqlTarget = SqlTarget::Expr {
+    sqlite: invite_case!(sqlite "m.doc"),
+    postgres: invite_case!(postgres "m.doc"),
 };
 /// The viewer muted the channel, and the mute has not expired (times are fixed-width UTC text).
 const MUTED: SqlTarget = SqlTarget::Viewer {
@@ -393,7 +400,7 @@ pub const MEMBERS: Schema = Schema {
         field("banned", FieldKind::Bool, FLAG, SqlTarget::DocKey("banned")),
         field("shadow_banned", FieldKind::Bool, FLAG, SqlTarget::DocKey("shadow_banned")),
         field("notifications_muted", FieldKind::Bool, FLAG, SqlTarget::DocKey("notifications_muted")),
-        field("invite", INVITE_STATES, &[Op::Eq, Op::In], invite_state!("m.doc", "m.doc")),
+        field("invite", INVITE_STATES, &[Op::Eq, Op::In], MEMBER_INVITE),
         field("user.nd_deactivated", FieldKind::Bool, NOT_KEPT, SqlTarget::Column("deactivated")),
         field("channel_role", FieldKind::Text, EQUALITY, SqlTarget::Column("channel_role")),
         field(
