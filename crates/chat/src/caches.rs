@@ -61,6 +61,15 @@ impl AppCache {
             .map(|(_, app)| app.clone())
     }
 
+    /// The cached app with this id, if any (apps are few; entries are scanned).
+    pub fn by_id(&self, id: eddy_store::AppId) -> Option<App> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .values()
+            .find(|(at, app)| app.id == id && at.elapsed() < APP_CACHE_TTL)
+            .map(|(_, app)| app.clone())
+    }
+
     pub fn put(&self, app: &App) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() > 10_000 {

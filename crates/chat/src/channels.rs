@@ -64,6 +64,8 @@ pub(crate) struct ChannelContext {
     pub channel: Channel,
     pub config: ChannelConfig,
     pub membership: Option<Member>,
+    /// The app is multi-tenant: users reach only channels of their teams (see `teams`).
+    pub multi_tenant: bool,
 }
 
 pub(crate) fn parse_cid(kind: &str, id: &str) -> ChatResult<String> {
@@ -251,6 +253,7 @@ impl Chat {
             channel,
             config,
             membership,
+            multi_tenant: self.multi_tenant(app).await?,
         })
     }
 
@@ -266,6 +269,17 @@ impl Chat {
     ) -> ChatResult<()> {
         if actor.is_server() {
             return Ok(());
+        }
+        if let (true, Some(user)) = (context.multi_tenant, user) {
+            if !crate::teams::may_reach(user, &context.channel) {
+                return Err(ApiError::not_allowed(format!(
+                    "user '{}' is not in the team of channel {} ({})",
+                    user.id,
+                    context.channel.cid,
+                    crate::teams::channel_team(&context.channel).unwrap_or("no team")
+                ))
+                .in_operation(operation));
+            }
         }
         let role = user.map(|u| u.role.as_str()).unwrap_or("anonymous");
         let subject = Subject {
@@ -629,13 +643,20 @@ impl Chat {
             let creator = acting.as_ref().ok_or_else(|| {
                 ApiError::input("either data.created_by or data.created_by_id must be provided when using server side auth.").in_operation(OP)
             })?;
+            // The team asked for is checked like the channel's (multi-tenant apps).
+            let mut probe_doc = Map::new();
+            if let Some(team) = data.custom.get("team") {
+                probe_doc.insert("team".into(), team.clone());
+            }
             let probe = ChannelContext {
                 channel: Channel {
                     created_by: Some(creator.id.clone()),
+                    doc: probe_doc,
                     ..blank_channel(&cid, kind, &id)
                 },
                 config: base.clone(),
                 membership: None,
+                multi_tenant: self.multi_tenant(app).await?,
             };
             self.require(&probe, actor, Some(creator), "create-channel", true, OP)?;
             let mut custom = Map::new();
@@ -828,6 +849,10 @@ impl Chat {
             };
             filter = Filter::And(vec![filter, membership]);
         }
+        let multi_tenant = self.multi_tenant(app).await?;
+        if let Some(teams) = self.confined_teams(app, actor).await? {
+            filter = Filter::And(vec![filter, crate::teams::channel_condition(&teams)]);
+        }
         let sort = parse_sort(
             request.sort.as_ref(),
             &[
@@ -894,6 +919,7 @@ impl Chat {
                 config: effective_config(&base, &channel),
                 membership: memberships.get(&channel.cid).cloned(),
                 channel,
+                multi_tenant,
             };
             if request.watch {
                 self.watch_channel(app, &context.channel, viewer.as_ref(), connection_id)
@@ -2262,5 +2288,6 @@ fn context_with(channel: Channel, context: &ChannelContext) -> ChannelContext {
         channel,
         config: context.config.clone(),
         membership: context.membership.clone(),
+        multi_tenant: context.multi_tenant,
     }
 }

@@ -21,6 +21,7 @@ mod search;
 pub mod slow_mode;
 pub mod sync;
 mod tasks;
+mod teams;
 mod threads;
 mod users;
 

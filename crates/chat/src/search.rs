@@ -49,6 +49,12 @@ impl Chat {
             };
             channel_filter = Filter::And(vec![channel_filter, membership]);
         }
+        if let Some(teams) = self.confined_teams(app, actor).await? {
+            channel_filter = Filter::And(vec![
+                channel_filter,
+                crate::teams::channel_condition(&teams),
+            ]);
+        }
         let mut message_filters = Vec::new();
         if let Some(text) = request.query.as_deref().filter(|t| !t.trim().is_empty()) {
             message_filters.push(Filter::Compare {

@@ -461,7 +461,10 @@ impl Chat {
     ) -> ChatResult<Value> {
         let filter = parse_user_filter(&request.filter_conditions)
             .map_err(|e| e.in_operation("QueryUsers"))?;
-        let filter = resolve_online(filter, &|| self.hub.online_users(app));
+        let mut filter = resolve_online(filter, &|| self.hub.online_users(app));
+        if let Some(teams) = self.confined_teams(app, actor).await? {
+            filter = Filter::And(vec![filter, crate::teams::user_condition(&teams)]);
+        }
         let sort = parse_sort(
             request.sort.as_ref(),
             &[
