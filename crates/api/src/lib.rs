@@ -4,6 +4,7 @@ mod context;
 pub mod longpoll;
 mod rate_limit;
 mod reply;
+mod roles;
 mod routes;
 mod socket;
 

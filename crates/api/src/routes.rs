@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
         .route("/longpoll", get(crate::longpoll::longpoll))
+        .merge(crate::roles::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::rate_limit::limit,
@@ -209,7 +210,7 @@ async fn upsert_users(
     let request: UpsertUsers = context.body(&body)?;
     let result = state
         .chat
-        .upsert_users(context.app.id, &context.actor, request)
+        .upsert_users(&context.app, &context.actor, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
 }
@@ -222,7 +223,7 @@ async fn update_users_partial(
     let request: UpdateUsersPartial = context.body(&body)?;
     let result = state
         .chat
-        .update_users_partial(context.app.id, &context.actor, request)
+        .update_users_partial(&context.app, &context.actor, request)
         .await;
     answer(&context, StatusCode::OK, result)
 }

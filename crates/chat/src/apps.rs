@@ -104,7 +104,9 @@ impl Chat {
     pub async fn get_app(&self, app: &App) -> ChatResult<Value> {
         let mut settings = default_settings();
         for (key, value) in &app.settings {
-            settings.insert(key.clone(), value.clone());
+            if key != crate::roles::CUSTOM_ROLES_KEY {
+                settings.insert(key.clone(), value.clone());
+            }
         }
         settings.insert("name".into(), json!(app.name));
         let types = self

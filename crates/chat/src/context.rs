@@ -43,6 +43,8 @@ pub struct Chat {
     pub recorder: Option<crate::sync::EventRecorder>,
     /// How long a user with no connection stays online (see `presence`).
     pub presence_grace: std::time::Duration,
+    /// Users' last message times for channels in slow mode (per node, see `slow_mode`).
+    pub slow_mode: crate::slow_mode::SlowMode,
 }
 
 impl Chat {
@@ -56,6 +58,7 @@ impl Chat {
             apps: crate::caches::AppCache::default(),
             recorder: None,
             presence_grace: crate::presence::OFFLINE_GRACE,
+            slow_mode: crate::slow_mode::SlowMode::default(),
         }
     }
 

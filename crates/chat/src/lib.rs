@@ -18,7 +18,9 @@ mod moderation;
 mod presence;
 mod render;
 pub mod requests;
+mod roles;
 mod search;
+pub mod slow_mode;
 pub mod sync;
 mod tasks;
 mod threads;
@@ -26,6 +28,7 @@ mod users;
 
 pub use context::{Actor, Chat};
 pub use presence::OFFLINE_GRACE;
+pub use roles::custom_permissions_unsupported;
 pub use tasks::TaskRegistry;
 
 use eddy_protocol::ApiError;

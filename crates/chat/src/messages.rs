@@ -136,6 +136,55 @@ fn set_pinned(
 }
 
 impl Chat {
+    /// Slow mode: a user's second message within the channel's `cooldown` is refused with code 60;
+    /// server-side sends and holders of `skip-channel-cooldown` are exempt.
+    fn check_slow_mode(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        context: &ChannelContext,
+        user: &User,
+        operation: &'static str,
+    ) -> ChatResult<()> {
+        let cooldown = context
+            .channel
+            .doc
+            .get("cooldown")
+            .and_then(Value::as_i64)
+            .filter(|c| *c > 0);
+        let Some(cooldown) = cooldown else {
+            return Ok(());
+        };
+        if actor.is_server()
+            || self
+                .require(
+                    context,
+                    actor,
+                    Some(user),
+                    "skip-channel-cooldown",
+                    false,
+                    operation,
+                )
+                .is_ok()
+        {
+            return Ok(());
+        }
+        let cooldown = std::time::Duration::from_secs(cooldown.unsigned_abs());
+        self.slow_mode
+            .try_send(app, &context.channel.cid, &user.id, cooldown)
+            .map_err(|wait| {
+                ApiError::new(
+                    ErrorCode::CoolDown,
+                    format!(
+                        "slow mode is on in channel {}: wait {} more second(s) before sending another message",
+                        context.channel.cid,
+                        wait.as_secs_f64().ceil()
+                    ),
+                )
+                .in_operation(operation)
+            })
+    }
+
     pub(crate) async fn quoted_messages(
         &self,
         app: AppId,
@@ -352,7 +401,11 @@ impl Chat {
             );
         }
         let shadowed = app_ban.shadow_banned || channel_ban.shadow_banned;
-        if !actor.is_server() && (context.channel.frozen || context.channel.disabled) {
+        let frozen_for_user = context.channel.frozen
+            && self
+                .require(context, actor, Some(user), "use-frozen-channel", false, OP)
+                .is_err();
+        if !actor.is_server() && (frozen_for_user || context.channel.disabled) {
             let state = if context.channel.disabled {
                 "disabled"
             } else {
@@ -498,6 +551,7 @@ impl Chat {
             updated_at: now,
             deleted_at: None,
         };
+        self.check_slow_mode(app, actor, context, user, OP)?;
         let in_channel = message.parent_id.is_none() || show_in_channel;
         // A shadowed message is for its author alone: nobody else's unread count or hidden state moves.
         let counts_as_unread =
@@ -1070,7 +1124,19 @@ impl Chat {
                 ApiError::not_allowed(format!("user {} is banned", user.id)).in_operation(OP)
             );
         }
-        if !actor.is_server() && context.channel.frozen {
+        if !actor.is_server()
+            && context.channel.frozen
+            && self
+                .require(
+                    &context,
+                    actor,
+                    Some(&user),
+                    "use-frozen-channel",
+                    false,
+                    OP,
+                )
+                .is_err()
+        {
             return Err(ApiError::not_allowed(format!(
                 "channel {} is frozen",
                 context.channel.cid

@@ -307,10 +307,11 @@ impl Chat {
 
     pub async fn upsert_users(
         &self,
-        app: AppId,
+        app_record: &App,
         actor: &Actor,
         request: UpsertUsers,
     ) -> ChatResult<Value> {
+        let app = app_record.id;
         if request.users.len() > 100 {
             return Err(
                 ApiError::input("at most 100 users per request").in_operation("UpdateUsers")
@@ -346,6 +347,23 @@ impl Chat {
                     ))
                     .in_operation("UpdateUsers"));
                 }
+                let current = existing.get(id).map_or("user", |u| u.role.as_str());
+                if let Some(role) = input.get("role").filter(|r| r.as_str() != Some(current)) {
+                    return Err(ApiError::not_allowed(format!(
+                        "user {} may not change their own role (to {role}); only server-side calls set roles",
+                        me.id
+                    ))
+                    .in_operation("UpdateUsers"));
+                }
+            }
+            if actor.is_server() {
+                if let Some(role) = input.get("role") {
+                    let role = role.as_str().ok_or_else(|| {
+                        ApiError::input("role must be a string").in_operation("UpdateUsers")
+                    })?;
+                    crate::roles::check_role(app_record, role)
+                        .map_err(|e| e.in_operation("UpdateUsers"))?;
+                }
             }
             users.push(
                 self.user_from_input(id, input, existing.get(id), actor.is_server())
@@ -365,10 +383,11 @@ impl Chat {
 
     pub async fn update_users_partial(
         &self,
-        app: AppId,
+        app_record: &App,
         actor: &Actor,
         request: UpdateUsersPartial,
     ) -> ChatResult<Value> {
+        let app = app_record.id;
         let mut users = Vec::new();
         for PartialUser { id, set, unset } in &request.users {
             if let Actor::User(me) = actor {
@@ -376,13 +395,27 @@ impl Chat {
                     .keys()
                     .chain(unset.iter())
                     .find(|k| SERVER_ONLY_USER_KEYS.contains(&k.as_str()));
-                if me.id != *id || forbidden.is_some() {
+                if let Some(key) = forbidden {
+                    return Err(ApiError::not_allowed(format!(
+                        "user {} may not change {key} of user {id}: only server-side calls can",
+                        me.id
+                    ))
+                    .in_operation("UpdateUsersPartial"));
+                }
+                if me.id != *id {
                     return Err(ApiError::not_allowed(format!(
                         "user {} may not make this change to user {id}",
                         me.id
                     ))
                     .in_operation("UpdateUsersPartial"));
                 }
+            }
+            if let Some(role) = set.get("role") {
+                let role = role.as_str().ok_or_else(|| {
+                    ApiError::input("role must be a string").in_operation("UpdateUsersPartial")
+                })?;
+                crate::roles::check_role(app_record, role)
+                    .map_err(|e| e.in_operation("UpdateUsersPartial"))?;
             }
             let mut user = self.user(app, id).await?.ok_or_else(|| {
                 ApiError::not_found(format!("user {id} does not exist"))

@@ -173,6 +173,25 @@ const LIVESTREAM_USER: &[&str] = &[
     "pin-message-owner",
 ];
 
+/// Appendix A lists livestream's channel moderators on their own (no member grants, no
+/// `update-channel` or `update-channel-members`): the user role already grants the rest there.
+const LIVESTREAM_CHANNEL_MODERATOR: &[&str] = &[
+    "ban-channel-member",
+    "create-call",
+    "create-system-message",
+    "delete-attachment",
+    "delete-message",
+    "delete-reaction",
+    "pin-message",
+    "read-message-flags",
+    "skip-channel-cooldown",
+    "skip-message-moderation",
+    "unblock-message",
+    "update-channel-cooldown",
+    "update-channel-frozen",
+    "update-message",
+];
+
 const LIVESTREAM_GUEST: &[&str] = &[
     "flag-message",
     "join-call",
@@ -183,7 +202,7 @@ const LIVESTREAM_GUEST: &[&str] = &[
 const LIVESTREAM_ANONYMOUS: &[&str] = &["join-call", "read-channel", "read-channel-members"];
 
 /// The default grants of `role` (global or channel) on a channel type.
-fn default_grants(channel_type: &str, role: &str) -> Vec<&'static str> {
+pub(crate) fn default_grants(channel_type: &str, role: &str) -> Vec<&'static str> {
     let member_without = |missing: &[&str]| -> Vec<&'static str> {
         CHANNEL_MEMBER
             .iter()
@@ -212,6 +231,7 @@ fn default_grants(channel_type: &str, role: &str) -> Vec<&'static str> {
         ("livestream", "user") => LIVESTREAM_USER.to_vec(),
         ("livestream", "guest") => LIVESTREAM_GUEST.to_vec(),
         ("livestream", "anonymous") => LIVESTREAM_ANONYMOUS.to_vec(),
+        ("livestream", "channel_moderator") => LIVESTREAM_CHANNEL_MODERATOR.to_vec(),
         ("commerce" | "gaming", "user") => USER_OWNER.to_vec(),
         ("commerce", "guest") => [&["create-channel"][..], USER_OWNER].concat(),
         (_, "user") => [&["create-channel"][..], USER_OWNER].concat(),

@@ -5,6 +5,6 @@ mod sql;
 
 pub use parse::{parse_filter, parse_sort, Filter, Op, QueryError, SortField};
 pub use sql::{
-    render_filter, render_filter_for, render_relevance, render_sort, render_sort_for, Bind,
-    Dialect, FieldKind, FieldSpec, Rendered, Schema, SqlTarget,
+    fts5_query, render_filter, render_filter_for, render_relevance, render_sort, render_sort_for,
+    Bind, Dialect, FieldKind, FieldSpec, Rendered, Schema, SqlTarget,
 };

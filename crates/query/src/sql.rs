@@ -201,6 +201,22 @@ fn search_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The SQLite FTS5 query for `$q` text: every word quoted (so user text is never FTS5 syntax) and
+/// all of them required; `None` when the text has no words.
+pub fn fts5_query(text: &str) -> Option<String> {
+    let words = search_words(text);
+    if words.is_empty() {
+        return None;
+    }
+    Some(
+        words
+            .iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 fn escape_like(needle: &str) -> String {
     needle
         .chars()
@@ -381,21 +397,16 @@ impl Writer<'_> {
 
     /// A full-text template with the search words bound as `{query}`; `None` when there are no words.
     fn full_text(&mut self, sqlite: &str, postgres: &str, value: &Value) -> Option<String> {
-        let words = search_words(value.as_str().unwrap_or_default());
-        if words.is_empty() {
-            return None;
-        }
+        let text = value.as_str().unwrap_or_default();
         let (template, query) = match self.dialect {
-            // Each word quoted, so user text can never be FTS5 syntax.
-            Dialect::Sqlite => (
-                sqlite,
-                words
-                    .iter()
-                    .map(|w| format!("\"{w}\""))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            Dialect::Postgres => (postgres, words.join(" ")),
+            Dialect::Sqlite => (sqlite, fts5_query(text)?),
+            Dialect::Postgres => {
+                let words = search_words(text);
+                if words.is_empty() {
+                    return None;
+                }
+                (postgres, words.join(" "))
+            }
         };
         let placeholder = self.bind(Bind::Text(query));
         Some(template.replace("{query}", &placeholder))
@@ -766,8 +777,7 @@ pub fn render_sort_for(
             dialect,
             viewer,
         };
-        // Rendered twice (NULL rank, then value), so each copy carries its own parameters.
-        let mut expression = || match target {
+        let expression = match target {
             SqlTarget::Column(column) => Ok(writer.column(column)),
             SqlTarget::Expr { sqlite, postgres } | SqlTarget::Viewer { sqlite, postgres } => {
                 writer.expression(sqlite, postgres, &item.field)
@@ -779,11 +789,10 @@ pub fn render_sort_for(
             SqlTarget::Membership { .. } | SqlTarget::Related { .. } => {
                 Err(QueryError::UnknownSortField(item.field.clone()))
             }
-        };
-        let rank = expression()?;
-        let value = expression()?;
+        }?;
         let direction = if item.direction < 0 { "DESC" } else { "ASC" };
-        items.push(format!("{rank} IS NULL, {value} {direction}"));
+        // Both dialects spell it the same; an index on the value can serve it.
+        items.push(format!("{expression} {direction} NULLS LAST"));
     }
     out.sql.push_str(&items.join(", "));
     Ok(())
@@ -1062,18 +1071,18 @@ mod tests {
         let columns = [("last_message_at", SqlTarget::Column("last_message_at"))];
         let mut out = Rendered::default();
         render_sort(&expected, &SCHEMA, &columns, Dialect::Sqlite, &mut out).unwrap();
-        assert_eq!(out.sql, "c.last_message_at IS NULL, c.last_message_at DESC");
+        assert_eq!(out.sql, "c.last_message_at DESC NULLS LAST");
         let custom = parse_sort(Some(&json!({"age": 1})), &allowed, true).unwrap();
         let mut sqlite = Rendered::default();
         render_sort(&custom, &SCHEMA, &columns, Dialect::Sqlite, &mut sqlite).unwrap();
-        assert_eq!(
-            sqlite.sql,
-            "json_extract(c.doc, ?1) IS NULL, json_extract(c.doc, ?2) ASC"
-        );
-        assert_eq!(sqlite.binds.len(), 2);
+        assert_eq!(sqlite.sql, "json_extract(c.doc, ?1) ASC NULLS LAST");
+        assert_eq!(sqlite.binds.len(), 1);
         let mut postgres = Rendered::default();
         render_sort(&custom, &SCHEMA, &columns, Dialect::Postgres, &mut postgres).unwrap();
-        assert_eq!(postgres.sql, "NULLIF(c.doc #> $1::text[], 'null'::jsonb) IS NULL, NULLIF(c.doc #> $2::text[], 'null'::jsonb) ASC");
+        assert_eq!(
+            postgres.sql,
+            "NULLIF(c.doc #> $1::text[], 'null'::jsonb) ASC NULLS LAST"
+        );
     }
 
     #[test]

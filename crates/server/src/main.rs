@@ -17,6 +17,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Responses are built as JSON trees of many small allocations; mimalloc serves them several
+/// times faster than the system allocator (W8: queryChannels spent a third of its time in malloc).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "eddy",

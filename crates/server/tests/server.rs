@@ -689,3 +689,478 @@ async fn sync_returns_what_an_offline_member_missed_in_order() {
     .await;
     assert_eq!((status, body["code"].clone()), (400, json!(4)));
 }
+
+/// A refusal must be Stream's "not allowed" (17, HTTP 403) and name what was refused.
+fn assert_refused(answer: &(u16, Value), mentions: &str) {
+    let (status, body) = answer;
+    assert_eq!((*status, body["code"].clone()), (403, json!(17)), "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(mentions),
+        "message {message:?} should mention {mentions:?}"
+    );
+}
+
+#[tokio::test]
+async fn user_tokens_are_refused_what_their_grants_do_not_allow() {
+    use reqwest::Method;
+    let server = start();
+    let users = json!({"users": {
+        "owner": {"id": "owner"}, "member": {"id": "member"}, "stranger": {"id": "stranger"},
+        "visitor": {"id": "visitor", "role": "guest"}
+    }});
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/users",
+        &server_token(),
+        Some(users),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let create = json!({"data": {"created_by_id": "owner", "members": ["owner", "member"]}});
+    call(
+        &server,
+        Method::POST,
+        "/channels/messaging/club/query",
+        &server_token(),
+        Some(create),
+    )
+    .await;
+    let (_, sent) = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/club/message",
+        &user_token("owner"),
+        Some(json!({"message": {"text": "the owner's"}})),
+    )
+    .await;
+    let message_id = sent["message"]["id"].as_str().expect("sent").to_owned();
+
+    // A non-member cannot read a messaging channel.
+    let read = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/club/query",
+        &user_token("stranger"),
+        Some(json!({})),
+    )
+    .await;
+    assert_refused(&read, "read-channel");
+
+    // A member can neither edit nor delete someone else's message.
+    let edit = call(
+        &server,
+        Method::POST,
+        &format!("/messages/{message_id}"),
+        &user_token("member"),
+        Some(json!({"message": {"text": "rewritten"}})),
+    )
+    .await;
+    assert_refused(&edit, "update-message");
+    let delete = call(
+        &server,
+        Method::DELETE,
+        &format!("/messages/{message_id}"),
+        &user_token("member"),
+        None,
+    )
+    .await;
+    assert_refused(&delete, "delete-message");
+    let (_, kept) = call(
+        &server,
+        Method::GET,
+        &format!("/messages/{message_id}"),
+        &server_token(),
+        None,
+    )
+    .await;
+    assert_eq!(kept["message"]["text"], "the owner's");
+    assert_eq!(kept["message"]["type"], "regular");
+
+    // Users cannot give themselves another role, by upsert or by partial update.
+    let upsert = call(
+        &server,
+        Method::POST,
+        "/users",
+        &user_token("member"),
+        Some(json!({"users": {"member": {"id": "member", "role": "admin"}}})),
+    )
+    .await;
+    assert_refused(&upsert, "role");
+    let partial = call(
+        &server,
+        Method::PATCH,
+        "/users",
+        &user_token("member"),
+        Some(json!({"users": [{"id": "member", "set": {"role": "admin"}}]})),
+    )
+    .await;
+    assert_refused(&partial, "role");
+    // Sending their current role back unchanged is fine (SDKs echo the user object).
+    let (status, same) = call(
+        &server,
+        Method::POST,
+        "/users",
+        &user_token("member"),
+        Some(json!({"users": {"member": {"id": "member", "role": "user", "nick": "m"}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{same}");
+    assert_eq!(same["users"]["member"]["role"], "user");
+
+    // A plain member may not add members (update-channel-members is only the owner's).
+    let add = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/club",
+        &user_token("member"),
+        Some(json!({"add_members": ["stranger"]})),
+    )
+    .await;
+    assert_refused(&add, "update-channel-members");
+
+    // Guests cannot create messaging channels.
+    let guest_create = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/guest-room/query",
+        &user_token("visitor"),
+        Some(json!({"data": {"members": ["visitor"]}})),
+    )
+    .await;
+    assert_refused(&guest_create, "create-channel");
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/guest-room/query",
+        &server_token(),
+        Some(json!({"data": {"created_by_id": "owner"}, "state": false})),
+    )
+    .await;
+    assert_eq!(
+        status, 201,
+        "the refused channel was not created, so this creates it"
+    );
+}
+
+#[tokio::test]
+async fn roles_and_permissions_are_served_server_side() {
+    use reqwest::Method;
+    let server = start();
+    let admin = server_token();
+    let (status, listed) = call(&server, Method::GET, "/roles", &admin, None).await;
+    assert_eq!(status, 200, "{listed}");
+    let names: Vec<&str> = listed["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    for built_in in [
+        "admin",
+        "user",
+        "guest",
+        "anonymous",
+        "moderator",
+        "channel_member",
+        "channel_moderator",
+    ] {
+        assert!(
+            names.contains(&built_in),
+            "{built_in} missing from {names:?}"
+        );
+    }
+    assert!(listed["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .all(|r| r["custom"] == false && r["scopes"].is_array() && r["created_at"].is_string()));
+
+    call(
+        &server,
+        Method::POST,
+        "/users",
+        &admin,
+        Some(json!({"users": {"agent": {"id": "agent"}}})),
+    )
+    .await;
+    assert_refused(
+        &call(&server, Method::GET, "/roles", &user_token("agent"), None).await,
+        "server-side",
+    );
+    assert_refused(
+        &call(
+            &server,
+            Method::POST,
+            "/roles",
+            &user_token("agent"),
+            Some(json!({"name": "sneaky"})),
+        )
+        .await,
+        "server-side",
+    );
+
+    let (status, created) = call(
+        &server,
+        Method::POST,
+        "/roles",
+        &admin,
+        Some(json!({"name": "special_agent"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["role"]["name"], "special_agent");
+    assert_eq!(created["role"]["custom"], true);
+    for bad in [
+        json!({"name": "special_agent"}),
+        json!({"name": "admin"}),
+        json!({"name": "has space"}),
+        json!({"name": "r".repeat(65)}),
+        json!({}),
+    ] {
+        let (status, body) = call(&server, Method::POST, "/roles", &admin, Some(bad.clone())).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (400, json!(4)),
+            "{bad}: {body}"
+        );
+    }
+    // The app settings do not show the roles' bookkeeping.
+    let (_, app) = call(&server, Method::GET, "/app", &admin, None).await;
+    assert!(app["app"].get("custom_roles").is_none());
+
+    // A user can be given the custom role only once it exists.
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/users",
+        &admin,
+        Some(json!({"users": {"agent": {"id": "agent", "role": "no_such_role"}}})),
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (400, json!(4)), "{body}");
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/users",
+        &admin,
+        Some(json!({"users": {"agent": {"id": "agent", "role": "special_agent"}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["users"]["agent"]["role"], "special_agent");
+    // Without grants the role cannot even create a channel.
+    assert_refused(
+        &call(
+            &server,
+            Method::POST,
+            "/channels/messaging/hq/query",
+            &user_token("agent"),
+            Some(json!({"data": {"members": ["agent"]}})),
+        )
+        .await,
+        "create-channel",
+    );
+    let (_, listed) = call(&server, Method::GET, "/roles", &admin, None).await;
+    let custom: Vec<&Value> = listed["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter(|r| r["custom"] == true)
+        .collect();
+    assert_eq!(custom.len(), 1);
+    assert_eq!(custom[0]["name"], "special_agent");
+    assert_eq!(custom[0]["scopes"], json!([]));
+
+    // Held roles, built-in roles and unknown roles are not deleted.
+    let held = call(
+        &server,
+        Method::DELETE,
+        "/roles/special_agent",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (held.0, held.1["code"].clone()),
+        (400, json!(4)),
+        "{}",
+        held.1
+    );
+    let built_in = call(&server, Method::DELETE, "/roles/admin", &admin, None).await;
+    assert_eq!((built_in.0, built_in.1["code"].clone()), (400, json!(4)));
+    call(
+        &server,
+        Method::PATCH,
+        "/users",
+        &admin,
+        Some(json!({"users": [{"id": "agent", "set": {"role": "user"}}]})),
+    )
+    .await;
+    let (status, body) = call(
+        &server,
+        Method::DELETE,
+        "/roles/special_agent",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let gone = call(
+        &server,
+        Method::DELETE,
+        "/roles/special_agent",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!((gone.0, gone.1["code"].clone()), (404, json!(16)));
+
+    // Permissions: the catalogue, one by id, unknown ids, and no custom ones.
+    let (status, permissions) = call(&server, Method::GET, "/permissions", &admin, None).await;
+    assert_eq!(status, 200);
+    let all = permissions["permissions"].as_array().expect("permissions");
+    let ids: Vec<&str> = all.iter().filter_map(|p| p["id"].as_str()).collect();
+    for id in [
+        "create-message",
+        "update-message-owner",
+        "skip-channel-cooldown",
+        "use-frozen-channel",
+        "mute-user",
+    ] {
+        assert!(ids.contains(&id), "{id} missing");
+    }
+    let (status, one) = call(
+        &server,
+        Method::GET,
+        "/permissions/delete-message-owner",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["permission"]["action"], "DeleteMessage");
+    assert_eq!(one["permission"]["owner"], true);
+    assert_eq!(one["permission"]["level"], "channel");
+    let unknown = call(
+        &server,
+        Method::GET,
+        "/permissions/fly-to-moon",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!((unknown.0, unknown.1["code"].clone()), (404, json!(16)));
+    let custom = call(
+        &server,
+        Method::POST,
+        "/permissions",
+        &admin,
+        Some(json!({"id": "x", "name": "x", "action": "CreateMessage", "condition": {}})),
+    )
+    .await;
+    assert_eq!((custom.0, custom.1["code"].clone()), (400, json!(4)));
+}
+
+#[tokio::test]
+async fn slow_mode_refuses_a_users_second_message_within_the_cooldown() {
+    use reqwest::Method;
+    let server = start();
+    let users = json!({"users": {
+        "owner": {"id": "owner"}, "chatty": {"id": "chatty"}, "boss": {"id": "boss", "role": "admin"},
+        "keeper": {"id": "keeper"}
+    }});
+    call(
+        &server,
+        Method::POST,
+        "/users",
+        &server_token(),
+        Some(users),
+    )
+    .await;
+    let create = json!({"data": {"created_by_id": "owner",
+        "members": ["owner", "chatty", "boss", "keeper"]}});
+    call(
+        &server,
+        Method::POST,
+        "/channels/messaging/slow/query",
+        &server_token(),
+        Some(create),
+    )
+    .await;
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/slow",
+        &server_token(),
+        Some(json!({"add_moderators": ["keeper"], "cooldown": 2})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["channel"]["cooldown"], 2);
+    let send = |who: &'static str, text: &'static str| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                Method::POST,
+                "/channels/messaging/slow/message",
+                &user_token(who),
+                Some(json!({"message": {"text": text}})),
+            )
+            .await
+        }
+    };
+    assert_eq!(send("chatty", "first").await.0, 201);
+    let (status, refused) = send("chatty", "too soon").await;
+    assert_eq!(
+        (status, refused["code"].clone()),
+        (403, json!(60)),
+        "{refused}"
+    );
+    assert!(refused["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("slow mode"));
+    // Others have their own cooldown; admins and channel moderators skip it.
+    assert_eq!(send("owner", "mine").await.0, 201);
+    for exempt in ["boss", "keeper"] {
+        assert_eq!(send(exempt, "one").await.0, 201);
+        assert_eq!(
+            send(exempt, "two").await.0,
+            201,
+            "{exempt} skips the cooldown"
+        );
+    }
+    // Server-side sends are not limited.
+    for text in ["server one", "server two"] {
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/channels/messaging/slow/message",
+            &server_token(),
+            Some(json!({"message": {"text": text, "user_id": "chatty"}})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(send("chatty", "after the wait").await.0, 201);
+    let (_, page) = call(
+        &server,
+        Method::POST,
+        "/channels/messaging/slow/query",
+        &server_token(),
+        Some(json!({})),
+    )
+    .await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(!texts.contains(&"too soon"));
+    assert!(texts.contains(&"after the wait"));
+}

@@ -1,6 +1,7 @@
 //! The storage contract: records, atomic domain operations by aggregate, and the backends that implement them.
 
 mod batch_pages;
+mod channel_query;
 mod contract;
 mod encoding;
 mod import;

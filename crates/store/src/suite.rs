@@ -583,6 +583,278 @@ async fn channel_queries_filter_and_sort(store: &dyn Store) {
     assert_eq!(found, ["messaging:a", "messaging:b"]);
 }
 
+/// A channel query for `filter` as `viewer` sees it (hidden channels excluded), sorted by `sort`.
+fn channel_query(
+    filter: serde_json::Value,
+    sort: serde_json::Value,
+    viewer: &str,
+    limit: i64,
+    offset: i64,
+) -> ChannelQuery {
+    ChannelQuery {
+        query: ListQuery {
+            filter: parse_filter(&filter, &crate::schemas::CHANNELS).unwrap(),
+            sort: parse_sort(
+                Some(&sort),
+                &["last_message_at", "last_updated", "created_at", "cid"],
+                false,
+            )
+            .unwrap(),
+            limit,
+            offset,
+        },
+        viewer: Some(viewer.into()),
+        hidden: Some(false),
+    }
+}
+
+/// One member's channel list is read from that member's rows (`members: {$in: [one]}`); a filter
+/// naming two users is read from the channels. Both must agree on every sort and page, also after
+/// sends, thread replies, late joins and hiding, which keep the member rows' copy of
+/// `last_message_at` up to date.
+async fn member_driven_channel_queries_match_the_channel_scan(store: &dyn Store) {
+    let app = store.ensure_app("key-d", "s", "d").await.unwrap().id;
+    for index in 0..8 {
+        let cid = format!("messaging:d{index}");
+        let mut members = vec![member(&cid, "other")];
+        if index % 4 != 3 {
+            members.push(member(&cid, "dana"));
+        }
+        store
+            .create_channel(app, &channel(&cid, "other"), &members)
+            .await
+            .unwrap();
+    }
+    // Channel 1 stays silent (NULL last_message_at); the others get messages at distinct times.
+    for (offset, index) in [(5, 0), (9, 2), (3, 4), (7, 5), (1, 6), (8, 7), (4, 3)] {
+        let cid = format!("messaging:d{index}");
+        store
+            .send_message(
+                app,
+                &message(&format!("dm{index}"), &cid, "other", None, offset * 1000),
+                true,
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    // A thread-only reply does not move its channel.
+    store
+        .send_message(
+            app,
+            &message("dr0", "messaging:d0", "other", Some("dm0"), 20_000),
+            true,
+            true,
+        )
+        .await
+        .unwrap();
+    // Dana joins channel 3 after its message, and hides channel 5.
+    store
+        .add_members(app, "messaging:d3", &[member("messaging:d3", "dana")])
+        .await
+        .unwrap();
+    let mut hidden = store
+        .members_of(app, &["messaging:d5".into()], Some("dana"))
+        .await
+        .unwrap()
+        .remove(0);
+    hidden.hidden = true;
+    store.update_member(app, &hidden).await.unwrap();
+
+    let cids =
+        |channels: Vec<Channel>| -> Vec<String> { channels.into_iter().map(|c| c.cid).collect() };
+    let newest_first = store
+        .query_channels(
+            app,
+            &channel_query(
+                json!({"members": {"$in": ["dana"]}}),
+                json!([{"field": "last_message_at", "direction": -1}]),
+                "dana",
+                30,
+                0,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        cids(newest_first),
+        [
+            "messaging:d2",
+            "messaging:d0",
+            "messaging:d3",
+            "messaging:d4",
+            "messaging:d6",
+            "messaging:d1"
+        ],
+        "newest message first, silent channels last, hidden and foreign ones out"
+    );
+    let sorts = [
+        json!([{"field": "last_message_at", "direction": -1}]),
+        json!([{"field": "last_message_at", "direction": 1}]),
+        json!([{"field": "last_updated", "direction": -1}]),
+        json!([{"field": "created_at", "direction": 1}, {"field": "cid", "direction": -1}]),
+    ];
+    for sort in sorts {
+        for (limit, offset) in [(30, 0), (2, 0), (2, 2), (3, 4)] {
+            let driven = store
+                .query_channels(
+                    app,
+                    &channel_query(
+                        json!({"members": "dana"}),
+                        sort.clone(),
+                        "dana",
+                        limit,
+                        offset,
+                    ),
+                )
+                .await
+                .unwrap();
+            let scanned = store
+                .query_channels(
+                    app,
+                    &channel_query(
+                        json!({"members": {"$in": ["dana", "nobody"]}}),
+                        sort.clone(),
+                        "dana",
+                        limit,
+                        offset,
+                    ),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                cids(driven),
+                cids(scanned),
+                "sort {sort} limit {limit} offset {offset}"
+            );
+        }
+    }
+}
+
+/// SQLite chooses how a search meets its `text $q` from the words' frequency; every plan must
+/// return the same page for the same request.
+async fn sqlite_search_plans_agree(store: &SqliteStore) {
+    use crate::channel_query::TextPlan;
+    use crate::{AppStore, ChannelStore, MessageStore};
+    let app = store.ensure_app("key-sp", "s", "sp").await.unwrap().id;
+    let words = [
+        "apple",
+        "banana",
+        "cherry",
+        "apple pie",
+        "banana apple",
+        "durian",
+    ];
+    for index in 0..6 {
+        let cid = format!("messaging:sp{index}");
+        let mut members = vec![member(&cid, "other")];
+        if index % 3 != 2 {
+            members.push(member(&cid, "sam"));
+        }
+        store
+            .create_channel(app, &channel(&cid, "other"), &members)
+            .await
+            .unwrap();
+        for n in 0..12 {
+            let mut sent = message(&format!("sp{index}-{n:02}"), &cid, "other", None, n * 10);
+            let text = format!(
+                "{} number {n}",
+                words[(index as usize + n as usize) % words.len()]
+            );
+            sent.doc.insert("text".into(), json!(text));
+            store.send_message(app, &sent, true, true).await.unwrap();
+        }
+    }
+    let channel_filters = [
+        json!({"members": {"$in": ["sam"]}}),
+        json!({"members": {"$in": ["sam", "other"]}, "id": {"$in": ["sp0", "sp2", "sp4"]}}),
+    ];
+    let message_filters = [
+        json!({"text": {"$q": "apple"}}),
+        json!({"text": {"$q": "banana apple"}}),
+        json!({"text": {"$q": "apple"}, "created_at": {"$gt": "2000-01-01T00:00:00Z"}}),
+        json!({"$and": [{"text": {"$q": "cherry"}}, {"id": {"$ne": "sp0-02"}}]}),
+        json!({"text": {"$q": "nothing-matches"}}),
+    ];
+    let sorts = [
+        json!(null),
+        json!([{"field": "created_at", "direction": -1}]),
+    ];
+    for (which, channels) in channel_filters.iter().enumerate() {
+        let channels = channel_query(channels.clone(), json!([]), "sam", 30, 0);
+        for filter in &message_filters {
+            for sort in &sorts {
+                for (limit, offset) in [(100, 0), (5, 0), (5, 5)] {
+                    let messages = ListQuery {
+                        filter: parse_filter(filter, &crate::schemas::MESSAGES).unwrap(),
+                        sort: if sort.is_null() {
+                            Vec::new()
+                        } else {
+                            parse_sort(Some(sort), &["created_at"], false).unwrap()
+                        },
+                        limit,
+                        offset,
+                    };
+                    let mut pages = Vec::new();
+                    for plan in [
+                        TextPlan::AsFiltered,
+                        TextPlan::MatchesFirst,
+                        TextPlan::ChannelMessagesInMatches,
+                        TextPlan::ProbeChannelMessages,
+                        TextPlan::ProbeInOrder,
+                    ] {
+                        let found = store
+                            .search_with_plan(app, &channels, &messages, plan)
+                            .await
+                            .unwrap();
+                        pages.push(found.into_iter().map(|m| m.id).collect::<Vec<_>>());
+                    }
+                    let context = format!("{filter} sort {sort} limit {limit} offset {offset}");
+                    for page in &pages[1..] {
+                        assert_eq!(&pages[0], page, "{context}");
+                    }
+                    if which == 0 && filter["text"]["$q"] == "apple" && limit == 100 {
+                        assert!(!pages[0].is_empty(), "{context}: {:?}", pages[0]);
+                        assert!(
+                            pages[0].iter().all(|id| !id.starts_with("sp2-")),
+                            "{context}: {:?}",
+                            pages[0]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // What the chooser picks on its own agrees too.
+    let channels = channel_query(
+        json!({"members": {"$in": ["sam"]}}),
+        json!([]),
+        "sam",
+        30,
+        0,
+    );
+    let messages = ListQuery {
+        filter: parse_filter(&json!({"text": {"$q": "apple"}}), &crate::schemas::MESSAGES).unwrap(),
+        sort: Vec::new(),
+        limit: 100,
+        offset: 0,
+    };
+    let chosen = store
+        .search_messages(app, &channels, &messages)
+        .await
+        .unwrap();
+    let filtered = store
+        .search_with_plan(app, &channels, &messages, TextPlan::AsFiltered)
+        .await
+        .unwrap();
+    assert_eq!(chosen, filtered);
+    assert_eq!(
+        chosen.len(),
+        24,
+        "apple is in 3 of every 6 messages of sam's 4 channels"
+    );
+}
+
 fn listing(filter: serde_json::Value, schema: &eddy_query::Schema) -> ListQuery {
     ListQuery {
         filter: parse_filter(&filter, schema).expect("filter"),
@@ -1497,6 +1769,8 @@ async fn sqlite_passes_the_store_suite() {
     message_pages_are_ascending_and_bounded(&store).await;
     reactions_summarise_and_replace(&store).await;
     channel_queries_filter_and_sort(&store).await;
+    member_driven_channel_queries_match_the_channel_scan(&store).await;
+    sqlite_search_plans_agree(&store).await;
     events_are_kept_in_order_per_channel(&store).await;
     mutes_are_renewed_listed_until_expiry_and_removed(&store).await;
     devices_are_registered_once_listed_and_deleted(&store).await;
@@ -1518,6 +1792,7 @@ async fn postgres_passes_the_store_suite() {
         message_pages_are_ascending_and_bounded(store).await;
         reactions_summarise_and_replace(store).await;
         channel_queries_filter_and_sort(store).await;
+        member_driven_channel_queries_match_the_channel_scan(store).await;
         events_are_kept_in_order_per_channel(store).await;
         mutes_are_renewed_listed_until_expiry_and_removed(store).await;
         devices_are_registered_once_listed_and_deleted(store).await;

@@ -5,7 +5,7 @@ use super::{backend, bind_all, query_error, PostgresStore, D};
 use crate::contract::*;
 use crate::model::*;
 use async_trait::async_trait;
-use eddy_query::{render_filter, render_filter_for, render_sort, render_sort_for, Bind, Rendered};
+use eddy_query::{render_filter, render_sort, Bind, Rendered};
 use sqlx::Row;
 
 async fn insert_member(
@@ -14,8 +14,9 @@ async fn insert_member(
     member: &Member,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
-        "INSERT INTO members (app_id, cid, user_id, channel_role, doc, hidden, hide_messages_before, created_at, updated_at, last_read, last_read_message_id, unread_messages)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+        "INSERT INTO members (app_id, cid, user_id, channel_role, doc, hidden, hide_messages_before, created_at, updated_at, last_read, last_read_message_id, unread_messages, channel_last_message_at)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, (SELECT c.last_message_at FROM channels c WHERE c.app_id = $1 AND c.cid = $2))
+         ON CONFLICT DO NOTHING",
     )
     .bind(app)
     .bind(&member.cid)
@@ -248,48 +249,7 @@ impl ChannelStore for PostgresStore {
     }
 
     async fn query_channels(&self, app: AppId, query: &ChannelQuery) -> StoreResult<Vec<Channel>> {
-        let mut sql = Rendered::default();
-        let app_param = sql.bind_app(D, app);
-        sql.sql = format!(
-            "SELECT c.* FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
-        );
-        render_filter_for(
-            &query.query.filter,
-            &crate::schemas::CHANNELS,
-            D,
-            query.viewer.as_deref(),
-            &mut sql,
-        )
-        .map_err(query_error)?;
-        if let (Some(viewer), Some(hidden)) = (&query.viewer, query.hidden) {
-            let viewer = sql.bind(D, Bind::Text(viewer.clone()));
-            let negation = if hidden { "" } else { "NOT " };
-            sql.sql.push_str(&format!(
-                " AND {negation}EXISTS (SELECT 1 FROM members h WHERE h.app_id = c.app_id AND h.cid = c.cid AND h.user_id = {viewer} AND h.hidden)"
-            ));
-        }
-        sql.sql.push_str(" ORDER BY ");
-        let sort = if query.query.sort.is_empty() {
-            vec![eddy_query::SortField {
-                field: "last_updated".into(),
-                direction: -1,
-            }]
-        } else {
-            query.query.sort.clone()
-        };
-        render_sort_for(
-            &sort,
-            &crate::schemas::CHANNELS,
-            crate::schemas::CHANNEL_SORT,
-            D,
-            query.viewer.as_deref(),
-            &mut sql,
-        )
-        .map_err(query_error)?;
-        let limit = sql.bind(D, Bind::Int(query.query.limit));
-        let offset = sql.bind(D, Bind::Int(query.query.offset));
-        sql.sql
-            .push_str(&format!(", c.cid LIMIT {limit} OFFSET {offset}"));
+        let sql = crate::channel_query::render_channel_query(D, app, query).map_err(query_error)?;
         let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
             .fetch_all(&self.pool)
             .await

@@ -200,6 +200,15 @@ async fn recompute_channels(conn: &mut PgConnection, app: AppId, cids: &[&str]) 
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
+    sqlx::query(
+        "UPDATE members m SET channel_last_message_at = c.last_message_at FROM channels c
+         WHERE c.app_id = m.app_id AND c.cid = m.cid AND m.app_id = $1 AND m.cid = ANY($2::text[])",
+    )
+    .bind(app)
+    .bind(cids)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 

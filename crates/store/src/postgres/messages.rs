@@ -5,7 +5,6 @@ use super::{backend, bind_all, query_error, PostgresStore, D};
 use crate::contract::*;
 use crate::model::*;
 use async_trait::async_trait;
-use eddy_query::{render_filter, Bind, Rendered};
 use sqlx::Row;
 
 impl PostgresStore {
@@ -158,6 +157,14 @@ impl MessageStore for PostgresStore {
         let in_channel = message.parent_id.is_none() || message.show_in_channel;
         if in_channel {
             sqlx::query("UPDATE channels SET last_message_at = $1 WHERE app_id = $2 AND cid = $3 AND (last_message_at IS NULL OR last_message_at < $1)")
+                .bind(&created)
+                .bind(app)
+                .bind(&message.cid)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            // Every member row carries the channel's time for the recent-channels index.
+            sqlx::query("UPDATE members SET channel_last_message_at = $1 WHERE app_id = $2 AND cid = $3 AND (channel_last_message_at IS NULL OR channel_last_message_at < $1)")
                 .bind(&created)
                 .bind(app)
                 .bind(&message.cid)
@@ -481,29 +488,16 @@ impl MessageStore for PostgresStore {
         channels: &ChannelQuery,
         messages: &ListQuery,
     ) -> StoreResult<Vec<Message>> {
-        let mut sql = Rendered::default();
-        let app_param = sql.bind_app(D, app);
-        sql.sql = format!(
-            "SELECT m.* FROM messages m WHERE m.app_id = {app_param} AND m.deleted_at IS NULL AND m.type <> 'system' \
-             AND m.cid IN (SELECT c.cid FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
-        );
-        render_filter(
-            &channels.query.filter,
-            &crate::schemas::CHANNELS,
+        // PostgreSQL keeps statistics on the text index: its planner chooses the plan.
+        let sql = crate::channel_query::render_search(
             D,
-            &mut sql,
+            app,
+            channels,
+            messages,
+            crate::channel_query::TextPlan::AsFiltered,
+            None,
         )
         .map_err(query_error)?;
-        sql.sql.push_str(" LIMIT 500) AND ");
-        render_filter(&messages.filter, &crate::schemas::MESSAGES, D, &mut sql)
-            .map_err(query_error)?;
-        sql.sql.push_str(" ORDER BY ");
-        crate::search_order::render_search_order(messages, D, &mut sql)
-            .map_err(|e| StoreError::Query(e.to_string()))?;
-        let limit = sql.bind(D, Bind::Int(messages.limit));
-        let offset = sql.bind(D, Bind::Int(messages.offset));
-        sql.sql
-            .push_str(&format!(", m.id LIMIT {limit} OFFSET {offset}"));
         let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
             .fetch_all(&self.pool)
             .await

@@ -189,6 +189,16 @@ async fn recompute_channels(
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
+    sqlx::query(
+        "UPDATE members SET channel_last_message_at =
+           (SELECT c.last_message_at FROM channels c WHERE c.app_id = members.app_id AND c.cid = members.cid)
+         WHERE app_id = ?1 AND cid IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(app)
+    .bind(to_json(&cids)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 

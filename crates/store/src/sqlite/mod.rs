@@ -5,13 +5,12 @@ mod import;
 mod moderation;
 mod rows;
 
+use crate::channel_query::TextPlan;
 use crate::contract::*;
 use crate::model::*;
 use async_trait::async_trait;
 use eddy_core::config::{ChannelConfig, BUILT_IN_TYPES};
-use eddy_query::{
-    render_filter, render_filter_for, render_sort, render_sort_for, Bind, Dialect, Rendered,
-};
+use eddy_query::{render_filter, render_sort, Bind, Dialect, Rendered};
 use rows::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -414,10 +413,7 @@ impl UserStore for SqliteStore {
         let offset = sql.bind(D, Bind::Int(query.offset));
         sql.sql
             .push_str(&format!(", u.id DESC LIMIT {limit} OFFSET {offset}"));
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let rows = self.read_rendered(&sql).await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -470,8 +466,9 @@ async fn insert_member(
     member: &Member,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
-        "INSERT INTO members (app_id, cid, user_id, channel_role, doc, hidden, hide_messages_before, created_at, updated_at, last_read, last_read_message_id, unread_messages)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO members (app_id, cid, user_id, channel_role, doc, hidden, hide_messages_before, created_at, updated_at, last_read, last_read_message_id, unread_messages, channel_last_message_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT c.last_message_at FROM channels c WHERE c.app_id = ?1 AND c.cid = ?2))
+         ON CONFLICT DO NOTHING",
     )
     .bind(app)
     .bind(&member.cid)
@@ -707,53 +704,9 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn query_channels(&self, app: AppId, query: &ChannelQuery) -> StoreResult<Vec<Channel>> {
-        const D: Dialect = Dialect::Sqlite;
-        let mut sql = Rendered::default();
-        let app_param = sql.bind_app(D, app);
-        sql.sql = format!(
-            "SELECT c.* FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
-        );
-        render_filter_for(
-            &query.query.filter,
-            &crate::schemas::CHANNELS,
-            D,
-            query.viewer.as_deref(),
-            &mut sql,
-        )
-        .map_err(|e| StoreError::Query(e.to_string()))?;
-        if let (Some(viewer), Some(hidden)) = (&query.viewer, query.hidden) {
-            let viewer = sql.bind(D, Bind::Text(viewer.clone()));
-            let negation = if hidden { "" } else { "NOT " };
-            sql.sql.push_str(&format!(
-                " AND {negation}EXISTS (SELECT 1 FROM members h WHERE h.app_id = c.app_id AND h.cid = c.cid AND h.user_id = {viewer} AND h.hidden = 1)"
-            ));
-        }
-        sql.sql.push_str(" ORDER BY ");
-        let sort = if query.query.sort.is_empty() {
-            vec![eddy_query::SortField {
-                field: "last_updated".into(),
-                direction: -1,
-            }]
-        } else {
-            query.query.sort.clone()
-        };
-        render_sort_for(
-            &sort,
-            &crate::schemas::CHANNELS,
-            crate::schemas::CHANNEL_SORT,
-            D,
-            query.viewer.as_deref(),
-            &mut sql,
-        )
-        .map_err(|e| StoreError::Query(e.to_string()))?;
-        let limit = sql.bind(D, Bind::Int(query.query.limit));
-        let offset = sql.bind(D, Bind::Int(query.query.offset));
-        sql.sql
-            .push_str(&format!(", c.cid LIMIT {limit} OFFSET {offset}"));
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let sql = crate::channel_query::render_channel_query(Dialect::Sqlite, app, query)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        let rows = self.read_rendered(&sql).await?;
         rows.iter().map(channel_from_row).collect()
     }
 
@@ -785,10 +738,7 @@ impl ChannelStore for SqliteStore {
             return Ok(Vec::new());
         }
         let sql = crate::batch_pages::first_members_sql(Dialect::Sqlite, app, cids, limit);
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let rows = self.read_rendered(&sql).await?;
         let mut members = rows
             .iter()
             .map(member_from_row)
@@ -863,10 +813,7 @@ impl ChannelStore for SqliteStore {
         let offset = sql.bind(D, Bind::Int(query.offset));
         sql.sql
             .push_str(&format!(", m.user_id LIMIT {limit} OFFSET {offset}"));
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let rows = self.read_rendered(&sql).await?;
         rows.iter().map(member_from_row).collect()
     }
 
@@ -1157,7 +1104,8 @@ impl MessageStore for SqliteStore {
                        THEN 0 ELSE ?3 END) END,
                    last_read = CASE WHEN user_id = ?1 AND ?2 THEN ?4 ELSE last_read END,
                    last_read_message_id = CASE WHEN user_id = ?1 AND ?2 THEN ?5 ELSE last_read_message_id END,
-                   first_unread_message_id = CASE WHEN user_id = ?1 AND ?2 THEN NULL ELSE first_unread_message_id END
+                   first_unread_message_id = CASE WHEN user_id = ?1 AND ?2 THEN NULL ELSE first_unread_message_id END,
+                   channel_last_message_at = ?8
                  WHERE app_id = ?6 AND cid = ?7",
             )
             .bind(&message.user_id)
@@ -1167,6 +1115,7 @@ impl MessageStore for SqliteStore {
             .bind(&message.id)
             .bind(app)
             .bind(&message.cid)
+            .bind(channel.last_message_at.as_ref().map(ts))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -1258,10 +1207,7 @@ impl MessageStore for SqliteStore {
             return Ok(Vec::new());
         }
         let sql = crate::batch_pages::latest_messages_sql(Dialect::Sqlite, app, channels, limit);
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let rows = self.read_rendered(&sql).await?;
         let mut messages = rows
             .iter()
             .map(message_from_row)
@@ -1289,10 +1235,7 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Vec<Message>> {
         let sql = crate::thread_query::render_thread_query(Dialect::Sqlite, app, viewer, query)
             .map_err(|e| StoreError::Query(e.to_string()))?;
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let rows = self.read_rendered(&sql).await?;
         rows.iter().map(message_from_row).collect()
     }
 
@@ -1458,35 +1401,11 @@ impl MessageStore for SqliteStore {
         channels: &ChannelQuery,
         messages: &ListQuery,
     ) -> StoreResult<Vec<Message>> {
-        const D: Dialect = Dialect::Sqlite;
-        let mut sql = Rendered::default();
-        let app_param = sql.bind_app(D, app);
-        sql.sql = format!(
-            "SELECT m.* FROM messages m WHERE m.app_id = {app_param} AND m.deleted_at IS NULL AND m.type <> 'system' \
-             AND m.cid IN (SELECT c.cid FROM channels c WHERE c.app_id = {app_param} AND c.deleted_at IS NULL AND "
-        );
-        render_filter(
-            &channels.query.filter,
-            &crate::schemas::CHANNELS,
-            D,
-            &mut sql,
-        )
-        .map_err(|e| StoreError::Query(e.to_string()))?;
-        sql.sql.push_str(" LIMIT 500) AND ");
-        render_filter(&messages.filter, &crate::schemas::MESSAGES, D, &mut sql)
-            .map_err(|e| StoreError::Query(e.to_string()))?;
-        sql.sql.push_str(" ORDER BY ");
-        crate::search_order::render_search_order(messages, D, &mut sql)
-            .map_err(|e| StoreError::Query(e.to_string()))?;
-        let limit = sql.bind(D, Bind::Int(messages.limit));
-        let offset = sql.bind(D, Bind::Int(messages.offset));
-        sql.sql
-            .push_str(&format!(", m.id LIMIT {limit} OFFSET {offset}"));
-        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(message_from_row).collect()
+        let plan = match crate::channel_query::sqlite_text_query(&messages.filter) {
+            Some(query) => self.text_plan(app, channels, &query).await?,
+            None => TextPlan::AsFiltered,
+        };
+        self.search_with_plan(app, channels, messages, plan).await
     }
 
     async fn reactions(
@@ -1791,5 +1710,71 @@ impl DeviceStore for SqliteStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Runs a rendered query on the read-only pool.
+    async fn read_rendered(&self, sql: &Rendered) -> StoreResult<Vec<sqlx::sqlite::SqliteRow>> {
+        bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)
+    }
+
+    /// A message search under the given plan (every plan gives the same rows; tests check it).
+    pub(crate) async fn search_with_plan(
+        &self,
+        app: AppId,
+        channels: &ChannelQuery,
+        messages: &ListQuery,
+        plan: TextPlan,
+    ) -> StoreResult<Vec<Message>> {
+        let text_query = crate::channel_query::sqlite_text_query(&messages.filter);
+        let sql = crate::channel_query::render_search(
+            Dialect::Sqlite,
+            app,
+            channels,
+            messages,
+            plan,
+            text_query.as_deref(),
+        )
+        .map_err(|e| StoreError::Query(e.to_string()))?;
+        let rows = self.read_rendered(&sql).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Chooses how a search meets its `text $q` condition from two capped counts: the rows the
+    /// words match (app-wide) and the messages of the searched channels.
+    async fn text_plan(
+        &self,
+        app: AppId,
+        channels: &ChannelQuery,
+        fts_query: &str,
+    ) -> StoreResult<TextPlan> {
+        let matches: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 LIMIT ?2)",
+        )
+        .bind(fts_query)
+        .bind(crate::channel_query::COUNTED_MATCHES)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(backend)?;
+        let count = crate::channel_query::render_searched_message_count(
+            Dialect::Sqlite,
+            app,
+            channels,
+            crate::channel_query::COUNTED_CHANNEL_MESSAGES,
+        )
+        .map_err(|e| StoreError::Query(e.to_string()))?;
+        let channel_messages: i64 = bind_all(sqlx::query(&count.sql), &count.binds)
+            .fetch_one(&self.reader)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(backend)?;
+        Ok(crate::channel_query::choose_text_plan(
+            matches,
+            channel_messages,
+        ))
     }
 }

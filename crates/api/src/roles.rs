@@ -1,0 +1,116 @@
+//! Routes of roles and permissions (`/roles`, `/permissions`): server-side only, like app settings.
+
+use crate::context::RequestContext;
+use crate::reply::{Outcome, Reply};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+/// The routes this module serves, merged into the main table.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/roles", get(list_roles).post(create_role))
+        .route("/roles/{name}", axum::routing::delete(delete_role))
+        .route(
+            "/permissions",
+            get(list_permissions).post(create_permission),
+        )
+        .route(
+            "/permissions/{id}",
+            get(get_permission)
+                .put(update_permission)
+                .delete(delete_permission),
+        )
+}
+
+fn reply(
+    context: &RequestContext,
+    status: StatusCode,
+    result: Result<serde_json::Value, eddy_protocol::ApiError>,
+) -> Outcome {
+    match result {
+        Ok(body) => Ok(Reply {
+            status,
+            body,
+            started: context.started,
+        }),
+        Err(error) => Err(context.fail(error)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CreateRole {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn list_roles(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    context.require_server("ListRoles")?;
+    let result = state.chat.list_roles(&context.app).await;
+    reply(&context, StatusCode::OK, result)
+}
+
+async fn create_role(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("CreateRole")?;
+    let request: CreateRole = context.body(&body)?;
+    let result = state
+        .chat
+        .create_role(&context.app, request.name.as_deref())
+        .await;
+    reply(&context, StatusCode::CREATED, result)
+}
+
+async fn delete_role(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Outcome {
+    context.require_server("DeleteRole")?;
+    let result = state.chat.delete_role(&context.app, &name).await;
+    reply(&context, StatusCode::OK, result)
+}
+
+async fn list_permissions(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    context.require_server("ListPermissions")?;
+    let result = Ok(state.chat.list_permissions());
+    reply(&context, StatusCode::OK, result)
+}
+
+async fn get_permission(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+) -> Outcome {
+    context.require_server("GetPermission")?;
+    let result = state.chat.get_permission(&id);
+    reply(&context, StatusCode::OK, result)
+}
+
+async fn create_permission(context: RequestContext) -> Outcome {
+    context.require_server("CreatePermission")?;
+    Err(context.fail(eddy_chat::custom_permissions_unsupported(
+        "CreatePermission",
+    )))
+}
+
+async fn update_permission(context: RequestContext, Path(_id): Path<String>) -> Outcome {
+    context.require_server("UpdatePermission")?;
+    Err(context.fail(eddy_chat::custom_permissions_unsupported(
+        "UpdatePermission",
+    )))
+}
+
+async fn delete_permission(context: RequestContext, Path(_id): Path<String>) -> Outcome {
+    context.require_server("DeletePermission")?;
+    Err(context.fail(eddy_chat::custom_permissions_unsupported(
+        "DeletePermission",
+    )))
+}
