@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
                 .patch(update_users_partial)
                 .get(query_users),
         )
+        .route("/users/block", post(block_user).get(get_blocked_users))
+        .route("/users/unblock", post(unblock_user))
         .route("/users/{user_id}", delete(delete_user))
         .route("/users/{user_id}/deactivate", post(deactivate_user))
         .route("/users/{user_id}/reactivate", post(reactivate_user))
@@ -136,6 +138,13 @@ pub fn router(state: AppState) -> Router {
         .route("/moderation/flag", post(flag))
         .route("/moderation/unflag", post(unflag))
         .route("/moderation/flags/message", get(query_message_flags))
+        .route("/blocklists", get(list_blocklists).post(create_blocklist))
+        .route(
+            "/blocklists/{name}",
+            get(get_blocklist)
+                .put(update_blocklist)
+                .delete(delete_blocklist),
+        )
         .route("/tasks/{id}", get(get_task))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
@@ -1036,6 +1045,92 @@ async fn unflag(State(state): State<AppState>, context: RequestContext, body: By
         .unflag(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
+}
+
+async fn block_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: BlockUserRequest = context.body(&body)?;
+    let result = state
+        .chat
+        .block_user(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn unblock_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: BlockUserRequest = context.body(&body)?;
+    let result = state
+        .chat
+        .unblock_user(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn get_blocked_users(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let result = state
+        .chat
+        .blocked_users(context.app.id, &context.actor, context.param("user_id"))
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn create_blocklist(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("CreateBlockList")?;
+    let request: CreateBlocklist = context.body(&body)?;
+    let result = state.chat.create_blocklist(context.app.id, request).await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn list_blocklists(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    context.require_server("ListBlockLists")?;
+    let result = state.chat.list_blocklists(context.app.id).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn get_blocklist(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Outcome {
+    context.require_server("GetBlockList")?;
+    let result = state.chat.get_blocklist(context.app.id, &name).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn update_blocklist(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("UpdateBlockList")?;
+    let request: UpdateBlocklist = context.body(&body)?;
+    let result = state
+        .chat
+        .update_blocklist(context.app.id, &name, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn delete_blocklist(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Outcome {
+    context.require_server("DeleteBlockList")?;
+    let result = state.chat.delete_blocklist(context.app.id, &name).await;
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn query_message_flags(State(state): State<AppState>, context: RequestContext) -> Outcome {

@@ -39,6 +39,10 @@ pub struct Envelope {
     pub body: Arc<str>,
     /// Extra top-level fields for some recipients (their unread counts), as `"k":v,...` JSON fragments.
     pub personal: HashMap<String, String>,
+    /// Users who never receive this envelope, whatever the audiences say (users who blocked the
+    /// author of a message). Absent on the wire when empty, so older nodes read the envelope as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
 }
 
 impl Envelope {
@@ -48,7 +52,13 @@ impl Envelope {
             audiences,
             body: Arc::from(body.to_string()),
             personal: HashMap::new(),
+            except: Vec::new(),
         }
+    }
+
+    /// Whether `user_id` is one of the users this envelope must not reach.
+    pub fn excludes(&self, user_id: &str) -> bool {
+        self.except.iter().any(|id| id == user_id)
     }
 
     /// Adds fields for one recipient; `fields` must be a JSON object.

@@ -720,6 +720,10 @@ mod tests {
         let encoded = String::from_utf8(encode(&envelope).unwrap()).unwrap();
         assert!(encoded.starts_with(r#"{"v":1,"envelope":{"#), "{encoded}");
         assert_eq!(decode(encoded.as_bytes()).unwrap(), envelope);
+        let mut excluding = envelope.clone();
+        excluding.except = vec!["alice".into()];
+        let encoded = encode(&excluding).unwrap();
+        assert_eq!(decode(&encoded).unwrap(), excluding);
         let future = br#"{"v":2,"envelope":{}}"#;
         assert!(decode(future).unwrap_err().contains("version 2"));
     }

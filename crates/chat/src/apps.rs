@@ -192,7 +192,10 @@ impl Chat {
             .ok_or_else(|| ApiError::input("name is required").in_operation(OP))?;
         ChannelTypeName::parse(name)
             .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?;
-        let config = config_from_request(name, ChannelConfig::built_in("messaging"), &fields)
+        let mut config = config_from_request(name, ChannelConfig::built_in("messaging"), &fields)
+            .map_err(|e| e.in_operation(OP))?;
+        self.check_blocklist_settings(app.id, &mut config)
+            .await
             .map_err(|e| e.in_operation(OP))?;
         let record = self
             .store
@@ -224,8 +227,11 @@ impl Chat {
         let existing = types.into_iter().find(|t| t.name == name).ok_or_else(|| {
             ApiError::not_found(format!("channel type {name:?} does not exist")).in_operation(OP)
         })?;
-        let config =
+        let mut config =
             config_from_request(name, existing.config, &fields).map_err(|e| e.in_operation(OP))?;
+        self.check_blocklist_settings(app.id, &mut config)
+            .await
+            .map_err(|e| e.in_operation(OP))?;
         let record = self
             .store
             .update_channel_type(app.id, &config)

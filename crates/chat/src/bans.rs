@@ -198,6 +198,14 @@ fn time_or_null(value: &Option<Timestamp>) -> Value {
 }
 
 /// Which record a flag request names: exactly one of a message and a user.
+/// Whether automod (a blocklist) raised the flag rather than a user.
+fn by_automod(flag: &Flag) -> bool {
+    flag.doc
+        .get("created_by_automod")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
 fn flag_target(request: &FlagRequest) -> ChatResult<(FlagTarget, String)> {
     match (
         non_empty(request.target_message_id.as_deref()),
@@ -626,7 +634,7 @@ impl Chat {
             "updated_at".into(),
             json!(eddy_protocol::time::format(&flag.updated_at)),
         );
-        out.insert("created_by_automod".into(), json!(false));
+        out.insert("created_by_automod".into(), json!(by_automod(flag)));
         out.insert("user".into(), users.get(&flag.reporter_id));
         match flag.target {
             FlagTarget::Message => {
@@ -812,7 +820,7 @@ impl Chat {
                     "user": users.get(&flag.reporter_id),
                     "created_at": eddy_protocol::time::format(&flag.created_at),
                     "updated_at": eddy_protocol::time::format(&flag.updated_at),
-                    "created_by_automod": false,
+                    "created_by_automod": by_automod(flag),
                     "reason": flag.reason,
                     "custom": flag.doc.get("custom").cloned().unwrap_or_else(|| json!({})),
                     "details": flag.doc.get("details").cloned().unwrap_or(Value::Null),

@@ -40,7 +40,20 @@ impl Chat {
         personal: Vec<(String, Map<String, Value>)>,
     ) {
         self.record(app, &event);
-        self.send(app, audiences, event, personal).await;
+        self.send(app, audiences, event, personal, Vec::new()).await;
+    }
+
+    /// Like [`Chat::publish`], but the users in `except` get nothing (those who blocked the author).
+    pub(crate) async fn publish_except(
+        &self,
+        app: AppId,
+        audiences: Vec<Audience>,
+        event: Map<String, Value>,
+        personal: Vec<(String, Map<String, Value>)>,
+        except: Vec<String>,
+    ) {
+        self.record(app, &event);
+        self.send(app, audiences, event, personal, except).await;
     }
 
     /// Publishes an event meant for some users only, so it is not kept for everyone's `/sync`
@@ -51,7 +64,8 @@ impl Chat {
         audiences: Vec<Audience>,
         event: Map<String, Value>,
     ) {
-        self.send(app, audiences, event, Vec::new()).await;
+        self.send(app, audiences, event, Vec::new(), Vec::new())
+            .await;
     }
 
     async fn send(
@@ -60,8 +74,10 @@ impl Chat {
         audiences: Vec<Audience>,
         event: Map<String, Value>,
         personal: Vec<(String, Map<String, Value>)>,
+        except: Vec<String>,
     ) {
         let mut envelope = Envelope::new(app, audiences, &Value::Object(event));
+        envelope.except = except;
         for (user_id, fields) in personal {
             envelope.personalise(&user_id, &fields);
         }

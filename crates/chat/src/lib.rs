@@ -5,6 +5,8 @@
 
 mod apps;
 mod bans;
+mod blocklists;
+mod blocks;
 mod caches;
 mod channels;
 mod context;

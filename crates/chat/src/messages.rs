@@ -426,6 +426,9 @@ impl Chat {
             ))
             .in_operation(OP));
         }
+        let blocklist_hit = self
+            .screen_text(app, actor, &context.config, &text, OP)
+            .await?;
         let id = match &input.id {
             Some(id) => MessageId::parse(id)
                 .map_err(|e| ApiError::input(e.to_string()).in_operation(OP))?
@@ -581,6 +584,9 @@ impl Chat {
             self.announce_new_message(app, context, user, &sent, &rendered)
                 .await?;
         }
+        if let Some(hit) = blocklist_hit {
+            self.flag_for_blocklist(app, &sent.message, hit).await;
+        }
         Ok(rendered)
     }
 
@@ -615,13 +621,16 @@ impl Chat {
         if let Some(parent) = &sent.parent {
             event.insert("parent_id".into(), json!(parent.id));
         }
-        self.publish(
+        // Users who blocked the author get neither the message nor the notification of it.
+        let blockers = self.blockers_of(app, &author.id).await;
+        self.publish_except(
             app,
             vec![Audience::Watchers {
                 cid: channel.cid.clone(),
             }],
             event,
             personal.clone(),
+            blockers.clone(),
         )
         .await;
 
@@ -643,7 +652,7 @@ impl Chat {
                 .filter(|id| **id != author.id)
                 .cloned()
                 .collect();
-            self.publish(
+            self.publish_except(
                 app,
                 vec![Audience::UsersNotWatching {
                     cid: channel.cid.clone(),
@@ -651,6 +660,7 @@ impl Chat {
                 }],
                 notification,
                 personal,
+                blockers,
             )
             .await;
         }
@@ -771,6 +781,9 @@ impl Chat {
             ))
             .in_operation(OP));
         }
+        let blocklist_hit = self
+            .screen_text(app, actor, &context.config, &text, OP)
+            .await?;
         let mut doc = Map::new();
         for (key, value) in &input.custom {
             if !RESERVED_MESSAGE_KEYS.contains(&key.as_str()) {
@@ -835,6 +848,9 @@ impl Chat {
             .update_message(app, &message)
             .await
             .map_err(store_error(OP))?;
+        if let Some(hit) = blocklist_hit {
+            self.flag_for_blocklist(app, &stored, hit).await;
+        }
         self.announce_message_updated(app, &context, &stored, acting.as_ref())
             .await
     }
@@ -915,6 +931,7 @@ impl Chat {
             ))
             .in_operation(OP));
         }
+        let mut blocklist_hit = None;
         if let Some(text) = set.get("text") {
             let text = text
                 .as_str()
@@ -926,6 +943,9 @@ impl Chat {
                 ))
                 .in_operation(OP));
             }
+            blocklist_hit = self
+                .screen_text(app, actor, &context.config, text, OP)
+                .await?;
             set.insert("html".into(), json!(markdown_html(text)));
             set.insert(
                 "message_text_updated_at".into(),
@@ -939,6 +959,9 @@ impl Chat {
             .update_message(app, &message)
             .await
             .map_err(store_error(OP))?;
+        if let Some(hit) = blocklist_hit {
+            self.flag_for_blocklist(app, &stored, hit).await;
+        }
         self.announce_message_updated(app, &context, &stored, acting.as_ref())
             .await
     }

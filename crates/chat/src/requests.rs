@@ -445,3 +445,32 @@ pub struct QueryMessageFlags {
     pub offset: Option<i64>,
     pub user_id: Option<String>,
 }
+
+/// `POST /users/block` and `/users/unblock`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BlockUserRequest {
+    pub blocked_user_id: Option<String>,
+    /// The blocking user on server-side calls.
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+/// `POST /blocklists`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateBlocklist {
+    pub name: Option<String>,
+    pub words: Option<Vec<String>>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub team: Option<String>,
+}
+
+/// `PUT /blocklists/{name}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateBlocklist {
+    pub words: Option<Vec<String>>,
+    pub team: Option<String>,
+}

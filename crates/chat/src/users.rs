@@ -637,7 +637,7 @@ impl Chat {
         stored.into_iter().next().ok_or_else(ApiError::internal)
     }
 
-    /// OwnUser (`me`): the user plus mutes, devices and unread totals.
+    /// OwnUser (`me`): the user plus mutes, blocked users, devices and unread totals.
     pub async fn own_user(&self, app: AppId, user: &User) -> Value {
         let mut me = render::user(user, true);
         hide_own_shadow_ban(&mut me);
@@ -645,6 +645,10 @@ impl Chat {
             let (mutes, channel_mutes) = self.rendered_mutes(app, user).await;
             fields.insert("mutes".into(), Value::Array(mutes));
             fields.insert("channel_mutes".into(), Value::Array(channel_mutes));
+            fields.insert(
+                "blocked_user_ids".into(),
+                json!(self.blocked_user_ids(app, &user.id).await),
+            );
             let devices = self.store.devices(app, &user.id).await.unwrap_or_default();
             fields.insert(
                 "devices".into(),

@@ -55,6 +55,9 @@ pub struct ChannelConfig {
     pub max_message_length: u32,
     pub automod: String,
     pub automod_behavior: String,
+    /// The name of the blocklist that screens users' messages, if any.
+    pub blocklist: Option<String>,
+    /// `flag` (send and flag) or `block` (refuse) a message that uses a listed word.
     pub blocklist_behavior: String,
     pub message_retention: String,
     /// Command names enabled on the type.
@@ -90,6 +93,7 @@ impl Default for ChannelConfig {
             max_message_length: DEFAULT_MAX_MESSAGE_LENGTH,
             automod: "disabled".into(),
             automod_behavior: "flag".into(),
+            blocklist: None,
             blocklist_behavior: "flag".into(),
             message_retention: "infinite".into(),
             commands: vec!["giphy".into()],

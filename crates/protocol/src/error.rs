@@ -24,6 +24,7 @@ pub enum ErrorCode {
     ConnectionIdNotFound,
     CoolDown,
     QueryChannelPermissions,
+    MessageModerationFailed,
     AppSuspended,
 }
 
@@ -49,6 +50,7 @@ impl ErrorCode {
             ErrorCode::ConnectionIdNotFound => 46,
             ErrorCode::CoolDown => 60,
             ErrorCode::QueryChannelPermissions => 70,
+            ErrorCode::MessageModerationFailed => 73,
             ErrorCode::AppSuspended => 99,
         }
     }
@@ -67,7 +69,8 @@ impl ErrorCode {
             | ErrorCode::ChannelFeatureNotSupported
             | ErrorCode::MessageTooLong
             | ErrorCode::MultipleNestingLevel
-            | ErrorCode::ConnectionIdNotFound => 400,
+            | ErrorCode::ConnectionIdNotFound
+            | ErrorCode::MessageModerationFailed => 400,
             ErrorCode::RateLimit => 429,
             ErrorCode::DoesNotExist => 404,
             ErrorCode::NotAllowed

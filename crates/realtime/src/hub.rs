@@ -407,6 +407,9 @@ impl Hub {
             }
             for id in targets {
                 if let Some(connection) = state.connections.get(id) {
+                    if envelope.excludes(&connection.user_id) {
+                        continue;
+                    }
                     let frame = envelope.frame_for(&connection.user_id);
                     if connection.sender.try_send(Outbound::Text(frame)).is_err() {
                         overflowed.push(id.to_owned());
@@ -454,6 +457,32 @@ mod tests {
         ));
         assert_eq!(text(alice.receiver.try_recv().ok()), r#"{"n":1}"#);
         assert!(bob.receiver.try_recv().is_err());
+    }
+
+    #[test]
+    fn excluded_users_get_nothing_whatever_the_audience() {
+        let hub = Hub::new();
+        let mut alice = hub.register(1, "alice", "a1".into());
+        let mut bob = hub.register(1, "bob", "b1".into());
+        hub.watch(1, "a1", "m:x");
+        hub.watch(1, "b1", "m:x");
+        let mut envelope = Envelope::new(
+            1,
+            vec![
+                Audience::Watchers { cid: "m:x".into() },
+                Audience::Users {
+                    user_ids: vec!["alice".into(), "bob".into()],
+                },
+            ],
+            &json!({"type": "message.new"}),
+        );
+        envelope.except = vec!["alice".into()];
+        hub.deliver(&envelope);
+        assert!(alice.receiver.try_recv().is_err());
+        assert_eq!(
+            text(bob.receiver.try_recv().ok()),
+            r#"{"type":"message.new"}"#
+        );
     }
 
     #[test]

@@ -332,6 +332,49 @@ pub trait ModerationStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait BlockStore: Send + Sync {
+    /// Records that `block.user_id` blocked `block.blocked_user_id`; blocking again keeps the first
+    /// block. Returns the block as stored.
+    async fn put_block(&self, app: AppId, block: &Block) -> StoreResult<Block>;
+    /// Lifts a block; returns whether there was one.
+    async fn remove_block(
+        &self,
+        app: AppId,
+        user_id: &str,
+        blocked_user_id: &str,
+    ) -> StoreResult<bool>;
+    /// The blocks `user_id` made, oldest first.
+    async fn blocks_by(&self, app: AppId, user_id: &str) -> StoreResult<Vec<Block>>;
+    /// The ids of the users who blocked `user_id`.
+    async fn blockers_of(&self, app: AppId, user_id: &str) -> StoreResult<Vec<String>>;
+}
+
+#[async_trait]
+pub trait BlocklistStore: Send + Sync {
+    /// The app's blocklists by name.
+    async fn blocklists(&self, app: AppId) -> StoreResult<Vec<Blocklist>>;
+    async fn blocklist(&self, app: AppId, name: &str) -> StoreResult<Option<Blocklist>>;
+    /// Creates a blocklist; `Conflict` if the name is taken or the app already has `limit` of them.
+    async fn create_blocklist(
+        &self,
+        app: AppId,
+        blocklist: &Blocklist,
+        limit: usize,
+    ) -> StoreResult<Blocklist>;
+    /// Replaces a blocklist's words; `NotFound` if there is no such list.
+    async fn update_blocklist(
+        &self,
+        app: AppId,
+        name: &str,
+        words: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Blocklist>;
+    /// Deletes a blocklist and, in the same transaction, clears `blocklist` on every channel type
+    /// that named it; `NotFound` if there is no such list.
+    async fn delete_blocklist(&self, app: AppId, name: &str, now: Timestamp) -> StoreResult<()>;
+}
+
+#[async_trait]
 pub trait BulkStore: Send + Sync {
     /// Writes a batch in large transactions: users and channels upserted, members and messages
     /// inserted (existing ids are left alone); then every touched channel's `member_count` and
@@ -350,6 +393,8 @@ pub trait Store:
     + DeviceStore
     + EventLog
     + ModerationStore
+    + BlockStore
+    + BlocklistStore
     + BulkStore
 {
 }
@@ -363,6 +408,8 @@ impl<
             + DeviceStore
             + EventLog
             + ModerationStore
+            + BlockStore
+            + BlocklistStore
             + BulkStore,
     > Store for T
 {

@@ -16,8 +16,8 @@ mod suite;
 mod thread_query;
 
 pub use contract::{
-    AppStore, BulkStore, ChannelStore, EventLog, MessageStore, ModerationStore, MuteStore, Store,
-    StoreError, UserStore,
+    AppStore, BlockStore, BlocklistStore, BulkStore, ChannelStore, EventLog, MessageStore,
+    ModerationStore, MuteStore, Store, StoreError, UserStore,
 };
 pub use encoding::{ban_mirror, BAN_MIRROR_KEYS};
 pub use model::*;

@@ -281,3 +281,23 @@ pub struct ImportBatch {
     /// Top-level messages and replies; a reply's parent must come earlier in this batch or be stored.
     pub messages: Vec<Message>,
 }
+
+/// `user_id` blocked `blocked_user_id`: the blocker stops receiving the blocked user's messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub user_id: String,
+    pub blocked_user_id: String,
+    pub created_at: Timestamp,
+}
+
+/// A named word list that channel types screen user messages with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocklist {
+    pub name: String,
+    /// Stream's `type`: only `word` lists are kept.
+    pub kind: String,
+    /// Lower-case words, in the order they were given.
+    pub words: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

@@ -1586,6 +1586,180 @@ async fn batched_pages_match_single_channel_pages(store: &dyn Store) {
     assert_eq!(pairs.len(), 1 + 2 + 2);
 }
 
+async fn blocks_are_kept_once_listed_and_silence_unread_counts(store: &dyn Store) {
+    let app = store.ensure_app("key-bl", "s", "bl").await.unwrap().id;
+    let other_app = store.ensure_app("key-bl2", "s", "bl2").await.unwrap().id;
+    let now = Utc::now();
+    let block = |user: &str, blocked: &str, seconds: i64| Block {
+        user_id: user.into(),
+        blocked_user_id: blocked.into(),
+        created_at: now + Duration::seconds(seconds),
+    };
+    let first = store
+        .put_block(app, &block("alice", "bob", 0))
+        .await
+        .unwrap();
+    let again = store
+        .put_block(app, &block("alice", "bob", 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.created_at, first.created_at,
+        "blocking again keeps the first block"
+    );
+    store
+        .put_block(app, &block("alice", "carol", 5))
+        .await
+        .unwrap();
+    store
+        .put_block(app, &block("dave", "bob", 1))
+        .await
+        .unwrap();
+    store
+        .put_block(other_app, &block("erin", "bob", 1))
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .blocks_by(app, "alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.blocked_user_id)
+        .collect();
+    assert_eq!(listed, ["bob", "carol"], "oldest first");
+    assert_eq!(
+        store.blockers_of(app, "bob").await.unwrap(),
+        ["alice", "dave"],
+        "other apps' blocks are not seen"
+    );
+    assert!(store.blocks_by(app, "bob").await.unwrap().is_empty());
+
+    // A blocked author's message counts as unread for nobody who blocked them.
+    let cid = "messaging:blocked";
+    store
+        .create_channel(
+            app,
+            &channel(cid, "bob"),
+            &[
+                member(cid, "alice"),
+                member(cid, "bob"),
+                member(cid, "carol"),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .send_message(app, &message("bl1", cid, "bob", None, 0), true, true)
+        .await
+        .unwrap();
+    let unread = |user: &'static str| async move {
+        store.unread_channels(app, user).await.unwrap()[0].unread_messages
+    };
+    assert_eq!(unread("alice").await, 0, "alice blocked bob");
+    assert_eq!(unread("carol").await, 1, "carol did not");
+
+    assert!(store.remove_block(app, "alice", "bob").await.unwrap());
+    assert!(
+        !store.remove_block(app, "alice", "bob").await.unwrap(),
+        "nothing left to lift"
+    );
+    assert_eq!(store.blockers_of(app, "bob").await.unwrap(), ["dave"]);
+    store
+        .send_message(app, &message("bl2", cid, "bob", None, 10), true, true)
+        .await
+        .unwrap();
+    assert_eq!(unread("alice").await, 1, "unblocked: counted again");
+}
+
+async fn blocklists_are_limited_updated_and_detached_on_delete(store: &dyn Store) {
+    let app = store.ensure_app("key-bll", "s", "bll").await.unwrap().id;
+    let now = Utc::now();
+    let list = |name: &str, words: &[&str]| Blocklist {
+        name: name.into(),
+        kind: "word".into(),
+        words: words.iter().map(|w| (*w).to_owned()).collect(),
+        created_at: now,
+        updated_at: now,
+    };
+    let created = store
+        .create_blocklist(app, &list("Foo", &["zeta", "alpha", "mid"]), 3)
+        .await
+        .unwrap();
+    assert_eq!(created.words, ["zeta", "alpha", "mid"], "order is kept");
+    let taken = store.create_blocklist(app, &list("Foo", &["x"]), 3).await;
+    assert!(
+        matches!(taken, Err(crate::StoreError::Conflict(_))),
+        "{taken:?}"
+    );
+    store
+        .create_blocklist(app, &list("bar", &[]), 3)
+        .await
+        .unwrap();
+    store
+        .create_blocklist(app, &list("baz", &["b"]), 3)
+        .await
+        .unwrap();
+    let full = store.create_blocklist(app, &list("qux", &["q"]), 3).await;
+    assert!(
+        matches!(full, Err(crate::StoreError::Conflict(_))),
+        "{full:?}"
+    );
+    let names: Vec<String> = store
+        .blocklists(app)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(names, ["Foo", "bar", "baz"]);
+
+    let later = now + Duration::seconds(5);
+    let updated = store
+        .update_blocklist(app, "Foo", &["new".into(), "words".into()], later)
+        .await
+        .unwrap();
+    assert_eq!(updated.words, ["new", "words"]);
+    assert_eq!(updated.created_at, created.created_at);
+    assert!(updated.updated_at > created.updated_at);
+    let read = store.blocklist(app, "Foo").await.unwrap().expect("stored");
+    assert_eq!(read, updated);
+    assert!(matches!(
+        store.update_blocklist(app, "nope", &[], later).await,
+        Err(crate::StoreError::NotFound)
+    ));
+
+    // Deleting a list detaches it from the channel types that name it, and only from those.
+    let mut screened = eddy_core::config::ChannelConfig::built_in("screened");
+    screened.blocklist = Some("Foo".into());
+    screened.blocklist_behavior = "block".into();
+    store.create_channel_type(app, &screened).await.unwrap();
+    let mut other = eddy_core::config::ChannelConfig::built_in("other");
+    other.blocklist = Some("bar".into());
+    store.create_channel_type(app, &other).await.unwrap();
+    store.delete_blocklist(app, "Foo", later).await.unwrap();
+    assert!(store.blocklist(app, "Foo").await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_blocklist(app, "Foo", later).await,
+        Err(crate::StoreError::NotFound)
+    ));
+    let types = store.channel_types(app).await.unwrap();
+    let config = |name: &str| {
+        types
+            .iter()
+            .find(|t| t.name == name)
+            .expect("type")
+            .config
+            .clone()
+    };
+    assert_eq!(config("screened").blocklist, None);
+    assert_eq!(config("screened").blocklist_behavior, "block");
+    assert_eq!(config("other").blocklist.as_deref(), Some("bar"));
+    store
+        .create_blocklist(app, &list("qux", &["q"]), 3)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_store_suite() {
     let store = sqlite().await;
@@ -1602,6 +1776,8 @@ async fn sqlite_passes_the_store_suite() {
     devices_are_registered_once_listed_and_deleted(&store).await;
     bans_are_replaced_mirrored_expired_and_lifted(&store).await;
     flags_conflict_are_withdrawn_and_queried_by_kind(&store).await;
+    blocks_are_kept_once_listed_and_silence_unread_counts(&store).await;
+    blocklists_are_limited_updated_and_detached_on_delete(&store).await;
     imports_recompute_counts_and_are_idempotent(&store).await;
     batched_pages_match_single_channel_pages(&store).await;
 }
@@ -1622,6 +1798,8 @@ async fn postgres_passes_the_store_suite() {
         devices_are_registered_once_listed_and_deleted(store).await;
         bans_are_replaced_mirrored_expired_and_lifted(store).await;
         flags_conflict_are_withdrawn_and_queried_by_kind(store).await;
+        blocks_are_kept_once_listed_and_silence_unread_counts(store).await;
+        blocklists_are_limited_updated_and_detached_on_delete(store).await;
         imports_recompute_counts_and_are_idempotent(store).await;
         batched_pages_match_single_channel_pages(store).await;
     })

@@ -173,12 +173,13 @@ impl MessageStore for PostgresStore {
                 .map_err(backend)?;
         }
         if counts_as_unread {
-            // Members who muted the channel or the author do not count it.
+            // Members who muted the channel or the author, or blocked the author, do not count it.
             sqlx::query(
                 "UPDATE members SET unread_messages = unread_messages + 1 WHERE app_id = $1 AND cid = $2 AND user_id <> $3
                    AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = $1 AND mu.user_id = members.user_id
                      AND ((mu.target_kind = 'channel' AND mu.target_id = $2) OR (mu.target_kind = 'user' AND mu.target_id = $3))
-                     AND (mu.expires_at IS NULL OR mu.expires_at > $4))",
+                     AND (mu.expires_at IS NULL OR mu.expires_at > $4))
+                   AND NOT EXISTS (SELECT 1 FROM blocks bl WHERE bl.app_id = $1 AND bl.user_id = members.user_id AND bl.blocked_user_id = $3)",
             )
                 .bind(app)
                 .bind(&message.cid)

@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: one pool, concurrent writers made safe by row locks and `ON CONFLICT`; same semantics as SQLite.
 
+mod blocks;
 mod channels;
 mod import;
 mod messages;

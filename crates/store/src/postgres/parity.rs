@@ -1446,6 +1446,87 @@ async fn scenario(store: &dyn Store) -> Vec<String> {
     log.push(outcome(store.list_apps().await, |a| {
         ids(a, |a| a.api_key.clone())
     }));
+    for (user, blocked, seconds) in [
+        ("alice", "carol", 700),
+        ("alice", "erin", 701),
+        ("erin", "alice", 702),
+        ("alice", "carol", 703),
+    ] {
+        let block = Block {
+            user_id: user.into(),
+            blocked_user_id: blocked.into(),
+            created_at: at(seconds),
+        };
+        log.push(outcome(store.put_block(app, &block).await, |b| {
+            format!(
+                "{} {} {}",
+                b.user_id,
+                b.blocked_user_id,
+                text_of(&b.created_at)
+            )
+        }));
+    }
+    log.push(outcome(store.blocks_by(app, "alice").await, |b| {
+        ids(b, |b| b.blocked_user_id.clone())
+    }));
+    log.push(outcome(store.blockers_of(app, "alice").await, |b| {
+        format!("{b:?}")
+    }));
+    for _ in 0..2 {
+        log.push(outcome(
+            store.remove_block(app, "alice", "erin").await,
+            |r| format!("{r}"),
+        ));
+    }
+    for (name, words) in [
+        ("Foo", vec!["b", "a"]),
+        ("Foo", vec!["c"]),
+        ("bar", vec![]),
+        ("baz", vec!["z"]),
+    ] {
+        let blocklist = Blocklist {
+            name: name.into(),
+            kind: "word".into(),
+            words: words.into_iter().map(str::to_owned).collect(),
+            created_at: at(710),
+            updated_at: at(710),
+        };
+        log.push(outcome(
+            store.create_blocklist(app, &blocklist, 2).await,
+            |b| format!("{} {:?}", b.name, b.words),
+        ));
+    }
+    log.push(outcome(
+        store
+            .update_blocklist(app, "bar", &["y".into(), "x".into()], at(711))
+            .await,
+        |b| {
+            format!(
+                "{:?} {} {}",
+                b.words,
+                text_of(&b.created_at),
+                text_of(&b.updated_at)
+            )
+        },
+    ));
+    log.push(outcome(
+        store.update_blocklist(app, "nope", &[], at(711)).await,
+        |b| b.name,
+    ));
+    log.push(outcome(
+        store.delete_blocklist(app, "Foo", at(712)).await,
+        |_| "deleted".into(),
+    ));
+    log.push(outcome(
+        store.delete_blocklist(app, "Foo", at(712)).await,
+        |_| "deleted".into(),
+    ));
+    log.push(outcome(store.blocklists(app).await, |b| {
+        ids(b, |b| format!("{} {:?}", b.name, b.words))
+    }));
+    log.push(outcome(store.blocklist(app, "bar").await, |b| {
+        format!("{:?}", b.map(|b| b.words))
+    }));
     log.push(outcome(
         store.delete_user(app, "bob", true, at(500)).await,
         |u| format!("{:?}", u.deleted_at),

@@ -173,3 +173,24 @@ pub fn flag_from_row(row: &PgRow) -> StoreResult<Flag> {
         reviewed_by: column(row, "reviewed_by")?,
     })
 }
+
+pub fn block_from_row(row: &PgRow) -> StoreResult<Block> {
+    Ok(Block {
+        user_id: column(row, "user_id")?,
+        blocked_user_id: column(row, "blocked_user_id")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+/// A blocklist row; `words` is a JSONB array of strings.
+pub fn blocklist_from_row(row: &PgRow) -> StoreResult<Blocklist> {
+    let words: Vec<String> = serde_json::from_value(json(row, "words")?)
+        .map_err(|error| StoreError::Backend(error.to_string()))?;
+    Ok(Blocklist {
+        name: column(row, "name")?,
+        kind: column(row, "kind")?,
+        words,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}

@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: WAL mode, one writer connection (writes queue instead of contending), a reader pool.
 
+mod blocks;
 mod import;
 mod moderation;
 mod rows;
@@ -1090,14 +1091,17 @@ impl MessageStore for SqliteStore {
             .map(|row| channel_from_row(&row))
             .transpose()?
             .ok_or(StoreError::NotFound)?;
-        // One statement for every member: others gain an unread message, the author has read it.
+        // One statement for every member: others gain an unread message (unless they muted the
+        // channel or the author, or blocked the author), the author has read it.
         if counts_as_unread || in_channel {
             sqlx::query(
                 "UPDATE members SET
                    unread_messages = CASE WHEN user_id = ?1 THEN (CASE WHEN ?2 THEN 0 ELSE unread_messages END)
                      ELSE unread_messages + (CASE WHEN EXISTS (SELECT 1 FROM mutes mu WHERE mu.app_id = ?6 AND mu.user_id = members.user_id
                        AND ((mu.target_kind = 'channel' AND mu.target_id = ?7) OR (mu.target_kind = 'user' AND mu.target_id = ?1))
-                       AND (mu.expires_at IS NULL OR mu.expires_at > ?4)) THEN 0 ELSE ?3 END) END,
+                       AND (mu.expires_at IS NULL OR mu.expires_at > ?4))
+                       OR EXISTS (SELECT 1 FROM blocks bl WHERE bl.app_id = ?6 AND bl.user_id = members.user_id AND bl.blocked_user_id = ?1)
+                       THEN 0 ELSE ?3 END) END,
                    last_read = CASE WHEN user_id = ?1 AND ?2 THEN ?4 ELSE last_read END,
                    last_read_message_id = CASE WHEN user_id = ?1 AND ?2 THEN ?5 ELSE last_read_message_id END,
                    first_unread_message_id = CASE WHEN user_id = ?1 AND ?2 THEN NULL ELSE first_unread_message_id END,
