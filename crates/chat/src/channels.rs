@@ -106,7 +106,7 @@ fn effective_config(base: &ChannelConfig, channel: &Channel) -> ChannelConfig {
 }
 
 /// A member as `viewer` sees it: nobody sees their own shadow ban.
-fn member_for(member: &Member, users: &render::Users<'_>, viewer: Option<&User>) -> Value {
+fn member_for(member: &Member, users: &render::Users, viewer: Option<&User>) -> Value {
     let mut rendered = render::member(member, users);
     if viewer.is_some_and(|v| v.id == member.user_id) {
         hide_own_shadow_ban(&mut rendered);
@@ -442,7 +442,7 @@ impl Chat {
         context: &ChannelContext,
         viewer: Option<&User>,
         parts: ChannelParts<'_>,
-        users: &render::Users<'_>,
+        users: &render::Users,
         own: &[eddy_store::Reaction],
         quoted: &HashMap<String, Message>,
     ) -> Value {

@@ -48,16 +48,30 @@ pub fn user(user: &User, online: bool) -> Value {
 }
 
 /// Users needed by one response, loaded once and rendered on demand.
-pub struct Users<'a> {
-    pub app: AppId,
-    pub hub: &'a Hub,
+pub struct Users {
     pub by_id: HashMap<String, User>,
+    /// Each user rendered once (a channel page repeats the same few users hundreds of times).
+    rendered: HashMap<String, Value>,
 }
 
-impl Users<'_> {
+impl Users {
+    pub fn new(app: AppId, hub: &Hub, users: Vec<User>) -> Self {
+        let rendered = users
+            .iter()
+            .map(|found| {
+                let online = hub.is_online(app, &found.id);
+                (found.id.clone(), user(found, online))
+            })
+            .collect();
+        Users {
+            by_id: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+            rendered,
+        }
+    }
+
     pub fn get(&self, id: &str) -> Value {
-        match self.by_id.get(id) {
-            Some(found) => user(found, self.hub.is_online(self.app, id)),
+        match self.rendered.get(id) {
+            Some(found) => found.clone(),
             // A user row can be gone (hard delete) while their messages stay: show a minimal user.
             None => {
                 json!({"id": id, "role": "user", "banned": false, "shadow_banned": false, "online": false, "language": "", "teams": [], "blocked_user_ids": [], "created_at": "1970-01-01T00:00:00.000000Z", "updated_at": "1970-01-01T00:00:00.000000Z", "deleted_at": "1970-01-01T00:00:00.000000Z"})
@@ -87,7 +101,7 @@ pub fn channel_type(record: &eddy_store::ChannelTypeRecord, commands_as_names: b
 pub fn channel(
     channel: &Channel,
     channel_config: &ChannelConfig,
-    users: &Users<'_>,
+    users: &Users,
     viewer: Option<(&User, Option<&Member>)>,
 ) -> Value {
     let mut out = Map::new();
@@ -132,7 +146,7 @@ pub fn channel(
     Value::Object(out)
 }
 
-pub fn member(member: &Member, users: &Users<'_>) -> Value {
+pub fn member(member: &Member, users: &Users) -> Value {
     let mut out = Map::new();
     for (key, value) in &member.doc {
         out.insert(key.clone(), value.clone());
@@ -159,7 +173,7 @@ pub fn member(member: &Member, users: &Users<'_>) -> Value {
     Value::Object(out)
 }
 
-pub fn read_state(member: &Member, users: &Users<'_>) -> Value {
+pub fn read_state(member: &Member, users: &Users) -> Value {
     json!({
         "user": users.get(&member.user_id),
         "last_read": format(&member.last_read),
@@ -169,7 +183,7 @@ pub fn read_state(member: &Member, users: &Users<'_>) -> Value {
     })
 }
 
-pub fn reaction(reaction: &Reaction, users: &Users<'_>) -> Value {
+pub fn reaction(reaction: &Reaction, users: &Users) -> Value {
     let mut out = Map::new();
     for (key, value) in &reaction.doc {
         out.insert(key.clone(), value.clone());
@@ -200,7 +214,7 @@ pub fn message_user_ids(message: &Message, into: &mut Vec<String>) {
 /// A message; `own` are the viewer's reactions to it, `quoted` the message it quotes (rendered one level deep).
 pub fn message(
     message: &Message,
-    users: &Users<'_>,
+    users: &Users,
     own: &[&Reaction],
     quoted: Option<&Message>,
 ) -> Value {

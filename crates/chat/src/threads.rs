@@ -446,7 +446,7 @@ fn thread_data(parent: &Message) -> Map<String, Value> {
 
 /// A participant's read state of a thread: threads share their channel's read state, so replies by
 /// others after the member last read the channel are unread.
-fn thread_read(member: &Member, replies: &[Message], users: &render::Users<'_>) -> Value {
+fn thread_read(member: &Member, replies: &[Message], users: &render::Users) -> Value {
     let unread = replies
         .iter()
         .filter(|reply| reply.user_id != member.user_id && reply.created_at > member.last_read)

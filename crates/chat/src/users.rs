@@ -118,7 +118,7 @@ impl Chat {
         &self,
         app: AppId,
         mut ids: Vec<String>,
-    ) -> ChatResult<Users<'_>> {
+    ) -> ChatResult<Users> {
         ids.sort();
         ids.dedup();
         let found = self
@@ -126,11 +126,7 @@ impl Chat {
             .users(app, &ids)
             .await
             .map_err(store_error("GetUsers"))?;
-        Ok(Users {
-            app,
-            hub: &self.hub,
-            by_id: found.into_iter().map(|u| (u.id.clone(), u)).collect(),
-        })
+        Ok(Users::new(app, &self.hub, found))
     }
 
     pub(crate) async fn user(&self, app: AppId, id: &str) -> ChatResult<Option<User>> {
