@@ -257,6 +257,56 @@ impl Chat {
         })
     }
 
+    /// `assign_roles` of an update: `[{user_id, channel_role}]` (at most 100), every user a member
+    /// of the channel and every role a channel role the app has (built in or created with
+    /// `POST /roles`); refused whole (code 4) otherwise, before anything changes.
+    async fn parse_role_assignments(
+        &self,
+        app: AppId,
+        cid: &str,
+        assignments: &[Value],
+    ) -> ChatResult<Vec<(String, String)>> {
+        if assignments.len() > 100 {
+            return Err(ApiError::input("assign_roles takes at most 100 entries"));
+        }
+        let record = self.app_by_id(app).await?;
+        let members = self
+            .store
+            .members_of(app, &[cid.to_owned()], None)
+            .await
+            .map_err(store_error("UpdateChannel"))?;
+        let mut changes = Vec::with_capacity(assignments.len());
+        for entry in assignments {
+            let field = |name: &str| {
+                entry
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+            };
+            let (Some(user_id), Some(role)) = (field("user_id"), field("channel_role")) else {
+                return Err(ApiError::input(format!(
+                    "assign_roles entries need user_id and channel_role strings, got {entry}"
+                )));
+            };
+            let known = matches!(role, "channel_member" | "channel_moderator")
+                || record
+                    .as_ref()
+                    .is_some_and(|app| crate::roles::is_custom_role(app, role));
+            if !known {
+                return Err(ApiError::input(format!(
+                    "channel_role {role:?} is not a channel role of this app"
+                )));
+            }
+            if !members.iter().any(|m| m.user_id == user_id) {
+                return Err(ApiError::input(format!(
+                    "user {user_id} is not a member of channel {cid}, so no role can be assigned"
+                )));
+            }
+            changes.push((user_id.to_owned(), role.to_owned()));
+        }
+        Ok(changes)
+    }
+
     /// Refuses a user who lacks `permission` in the channel with code 17; server calls pass.
     pub(crate) fn require(
         &self,
@@ -959,7 +1009,6 @@ impl Chat {
         const OP: &str = "UpdateChannel";
         let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
         let unsupported = [
-            ("assign_roles", !request.assign_roles.is_empty()),
             ("add_filter_tags", !request.add_filter_tags.is_empty()),
             ("remove_filter_tags", !request.remove_filter_tags.is_empty()),
         ];
@@ -1066,13 +1115,33 @@ impl Chat {
                 OP,
             )?;
         }
-        if (!request.add_moderators.is_empty() || !request.demote_moderators.is_empty())
+        if (!request.add_moderators.is_empty()
+            || !request.demote_moderators.is_empty()
+            || !request.assign_roles.is_empty())
             && !actor.is_server()
         {
-            return Err(
-                ApiError::not_allowed("only server-side calls may change moderators")
-                    .in_operation(OP),
-            );
+            return Err(ApiError::not_allowed(
+                "only server-side calls may change moderators and channel roles",
+            )
+            .in_operation(OP));
+        }
+        let mut role_changes: Vec<(String, String)> = request
+            .add_moderators
+            .iter()
+            .map(|id| (id.clone(), "channel_moderator".to_owned()))
+            .chain(
+                request
+                    .demote_moderators
+                    .iter()
+                    .map(|id| (id.clone(), "channel_member".to_owned())),
+            )
+            .collect();
+        if !request.assign_roles.is_empty() {
+            let assigned = self
+                .parse_role_assignments(app, &cid, &request.assign_roles)
+                .await
+                .map_err(|e| e.in_operation(OP))?;
+            role_changes.extend(assigned);
         }
         if request.accept_invite || request.reject_invite {
             let user = acting.as_ref().ok_or_else(|| {
@@ -1140,26 +1209,24 @@ impl Chat {
             self.announce_removed_members(app, &channel, &context.config, &removed)
                 .await?;
         }
-        for (ids, role) in [
-            (&request.add_moderators, "channel_moderator"),
-            (&request.demote_moderators, "channel_member"),
-        ] {
-            for member in self
+        if !role_changes.is_empty() {
+            let members = self
                 .store
                 .members_of(app, std::slice::from_ref(&cid), None)
                 .await
-                .map_err(store_error(OP))?
-                .into_iter()
-                .filter(|m| ids.contains(&m.user_id))
-            {
+                .map_err(store_error(OP))?;
+            for (user_id, role) in &role_changes {
+                let Some(member) = members.iter().find(|m| &m.user_id == user_id) else {
+                    continue;
+                };
                 let updated = self
                     .store
                     .update_member(
                         app,
                         &Member {
-                            channel_role: role.to_owned(),
+                            channel_role: role.clone(),
                             updated_at: Utc::now(),
-                            ..member
+                            ..member.clone()
                         },
                     )
                     .await

@@ -68,6 +68,24 @@ impl Chat {
         crate::sync::start_pruner(self.store.clone());
     }
 
+    /// An app by id: from this node's cache, else from the store.
+    pub(crate) async fn app_by_id(&self, app: eddy_store::AppId) -> crate::ChatResult<Option<App>> {
+        if let Some(record) = self.apps.by_id(app) {
+            return Ok(Some(record));
+        }
+        let record = self
+            .store
+            .list_apps()
+            .await
+            .map_err(crate::store_error("GetApp"))?
+            .into_iter()
+            .find(|a| a.id == app);
+        if let Some(record) = &record {
+            self.apps.put(record);
+        }
+        Ok(record)
+    }
+
     /// The app a request speaks to, by its API key.
     pub async fn app_by_key(&self, api_key: &str) -> crate::ChatResult<Option<App>> {
         if let Some(app) = self.apps.get(api_key) {

@@ -45,6 +45,13 @@ pub(crate) fn role_exists(app: &App, name: &str) -> bool {
             .any(|r| role_name(r) == name)
 }
 
+/// Whether `name` is a custom role created with `POST /roles`.
+pub(crate) fn is_custom_role(app: &App, name: &str) -> bool {
+    custom_roles(&app.settings)
+        .iter()
+        .any(|r| role_name(r) == name)
+}
+
 /// Refuses a role a user cannot be given because the app does not have it (code 4).
 pub(crate) fn check_role(app: &App, name: &str) -> ChatResult<()> {
     if role_exists(app, name) {

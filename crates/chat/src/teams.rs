@@ -8,7 +8,7 @@
 //! queryChannels and search, and the user filter of queryUsers (the restriction is ANDed to the
 //! caller's filter, so naming another team finds nothing rather than escaping it).
 
-use crate::{store_error, Actor, Chat, ChatResult};
+use crate::{Actor, Chat, ChatResult};
 use eddy_query::{Filter, Op};
 use eddy_store::{AppId, Channel, User};
 use serde_json::{json, Value};
@@ -84,16 +84,7 @@ pub(crate) fn user_condition(teams: &[String]) -> Filter {
 impl Chat {
     /// Whether the app runs in multi-tenant mode (from the per-node app cache).
     pub(crate) async fn multi_tenant(&self, app: AppId) -> ChatResult<bool> {
-        let record = match self.apps.by_id(app) {
-            Some(record) => Some(record),
-            None => self
-                .store
-                .list_apps()
-                .await
-                .map_err(store_error("GetApp"))?
-                .into_iter()
-                .find(|a| a.id == app),
-        };
+        let record = self.app_by_id(app).await?;
         Ok(record.is_some_and(|a| {
             a.settings
                 .get("multi_tenant_enabled")

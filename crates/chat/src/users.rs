@@ -114,11 +114,7 @@ fn parse_user_id(id: &str) -> ChatResult<String> {
 }
 
 impl Chat {
-    pub(crate) async fn load_users(
-        &self,
-        app: AppId,
-        mut ids: Vec<String>,
-    ) -> ChatResult<Users> {
+    pub(crate) async fn load_users(&self, app: AppId, mut ids: Vec<String>) -> ChatResult<Users> {
         ids.sort();
         ids.dedup();
         let found = self
