@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/channels", post(query_channels))
         .route("/channels/delete", post(delete_channels))
         .route("/channels/read", post(mark_channels_read))
+        .route("/channels/delivered", post(mark_delivered))
         .route(
             "/channels/{type}/query",
             post(get_or_create_distinct_channel),
@@ -626,6 +627,19 @@ async fn mark_channels_read(
     let result = state
         .chat
         .mark_channels_read(context.app.id, &context.actor, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn mark_delivered(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    let request: MarkDelivered = context.body(&body)?;
+    let result = state
+        .chat
+        .mark_delivered(context.app.id, &context.actor, request)
         .await;
     answer(&context, StatusCode::CREATED, result)
 }

@@ -11,6 +11,7 @@ mod caches;
 mod channels;
 mod context;
 mod cursor;
+mod delivery;
 mod devices;
 mod events;
 mod messages;

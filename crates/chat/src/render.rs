@@ -146,10 +146,15 @@ pub fn channel(
     Value::Object(out)
 }
 
+/// Member-document keys that belong to the read state, not to the member object.
+pub const DELIVERY_KEYS: [&str; 2] = ["last_delivered_at", "last_delivered_message_id"];
+
 pub fn member(member: &Member, users: &Users) -> Value {
     let mut out = Map::new();
     for (key, value) in &member.doc {
-        out.insert(key.clone(), value.clone());
+        if !DELIVERY_KEYS.contains(&key.as_str()) {
+            out.insert(key.clone(), value.clone());
+        }
     }
     out.insert("user_id".into(), json!(member.user_id));
     out.insert("user".into(), users.get(&member.user_id));
@@ -174,13 +179,19 @@ pub fn member(member: &Member, users: &Users) -> Value {
 }
 
 pub fn read_state(member: &Member, users: &Users) -> Value {
-    json!({
+    let mut out = json!({
         "user": users.get(&member.user_id),
         "last_read": format(&member.last_read),
         "last_read_message_id": member.last_read_message_id,
         "unread_messages": member.unread_messages,
         "first_unread_message_id": member.first_unread_message_id,
-    })
+    });
+    for key in DELIVERY_KEYS {
+        if let Some(value) = member.doc.get(key) {
+            out[key] = value.clone();
+        }
+    }
+    out
 }
 
 pub fn reaction(reaction: &Reaction, users: &Users) -> Value {

@@ -194,6 +194,22 @@ pub struct Undelete {
     pub undeleted_by: String,
 }
 
+/// `POST /channels/delivered`: the latest message the user's device received, per channel.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MarkDelivered {
+    pub latest_delivered_messages: Vec<DeliveredMessage>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeliveredMessage {
+    pub cid: String,
+    pub id: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct MarkChannelsRead {

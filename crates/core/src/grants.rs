@@ -337,6 +337,7 @@ pub fn own_capabilities(config: &ChannelConfig, subject: Subject<'_>) -> Vec<&'s
     add("pin-message", can("pin-message"));
     add("quote-message", config.quotes && can("create-message"));
     add("read-events", reads && config.read_events);
+    add("delivery-events", reads && config.delivery_events);
     add("search-messages", reads && config.search);
     add(
         "send-custom-events",

@@ -6,6 +6,7 @@ pub const MESSAGE_NEW: &str = "message.new";
 pub const MESSAGE_UPDATED: &str = "message.updated";
 pub const MESSAGE_DELETED: &str = "message.deleted";
 pub const MESSAGE_READ: &str = "message.read";
+pub const MESSAGE_DELIVERED: &str = "message.delivered";
 pub const REACTION_NEW: &str = "reaction.new";
 pub const REACTION_UPDATED: &str = "reaction.updated";
 pub const REACTION_DELETED: &str = "reaction.deleted";
