@@ -123,3 +123,84 @@ async fn invisible_and_anonymous_users_have_no_presence_events() {
         "no presence event was sent"
     );
 }
+
+/// Lets spawned tasks (the offline timer, the bus delivery) run to their next wait.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The next presence event already queued, if any (no waiting: the clock is paused).
+fn queued_presence(handle: &mut eddy_realtime::ConnectionHandle) -> Option<(String, bool)> {
+    while let Ok(frame) = handle.receiver.try_recv() {
+        if let Outbound::Text(text) = frame {
+            let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == "user.presence.changed" {
+                return Some((
+                    event["user"]["id"].as_str().unwrap().to_owned(),
+                    event["user"]["online"].as_bool().unwrap(),
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Stream's own grace period (5 s) on a paused clock: nothing a millisecond before it ends, offline
+/// right after, and a reconnect inside it cancels the announcement.
+#[tokio::test]
+async fn the_default_grace_period_on_a_paused_clock() {
+    let (mut chat, app) = chat().await;
+    chat.presence_grace = eddy_chat::OFFLINE_GRACE;
+    let grace = chat.presence_grace;
+    let star = User::new("star".into(), "user");
+    let mut fan = chat.hub.register(app, "fan", "fan-1".into());
+    chat.hub.follow_presence(app, "fan-1", &["star".to_owned()]);
+    let _first = chat.hub.register(app, "star", "star-1".into());
+    chat.connection_opened(app, &star, false).await;
+    assert_eq!(next_presence(&mut fan).await, ("star".into(), true));
+
+    tokio::time::pause();
+    // Gone, then back 4 s later: no offline, not even after the first timer ran out.
+    chat.connection_closed(app, &star, "star-1", false).await;
+    settle().await; // the offline timer starts
+    tokio::time::advance(grace - Duration::from_secs(1)).await;
+    settle().await;
+    let _second = chat.hub.register(app, "star", "star-2".into());
+    chat.connection_opened(app, &star, false).await;
+    tokio::time::advance(grace * 2).await;
+    settle().await;
+    assert_eq!(
+        queued_presence(&mut fan),
+        None,
+        "a reconnect within the grace period flaps nothing"
+    );
+    assert!(chat.hub.is_online(app, "star"));
+
+    // Gone for good: silent until the grace period is over, then offline once.
+    chat.connection_closed(app, &star, "star-2", false).await;
+    settle().await;
+    tokio::time::advance(grace - Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(
+        queued_presence(&mut fan),
+        None,
+        "still inside the grace period"
+    );
+    assert_ne!(
+        chat.hub.generation(app, "star"),
+        0,
+        "the offline timer has not fired"
+    );
+    tokio::time::advance(Duration::from_millis(2)).await;
+    settle().await;
+    assert_eq!(
+        chat.hub.generation(app, "star"),
+        0,
+        "the offline timer fired"
+    );
+    tokio::time::resume();
+    assert_eq!(next_presence(&mut fan).await, ("star".into(), false));
+    assert_eq!(queued_presence(&mut fan), None, "announced once");
+}
