@@ -18,7 +18,7 @@
 //   EDDY_DEBUG  when set, SDK requests/responses and received WS events are
 //               printed to stderr, and the server's stderr is echoed.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +59,37 @@ function tail(text, max = 4000) {
  * Start `eddy serve` on a random port with a fresh data dir.
  * Resolves to { url, apiKey, apiSecret, stop(), logs() }.
  */
+/**
+ * The cluster configuration (EDDY_CONFORMANCE_CLUSTER=<PostgreSQL URL>): each server gets a fresh
+ * PostgreSQL schema (made with psql, dropped when the server stops) and its own NATS subject, so
+ * test files running side by side never share data or events. Unset: the embedded default.
+ */
+function clusterConfiguration() {
+  const base = process.env.EDDY_CONFORMANCE_CLUSTER;
+  if (!base) return { env: {}, drop: () => {} };
+  const schema = `eddy_js_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const psql = (sql) => {
+    const done = spawnSync('psql', [base, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { encoding: 'utf8' });
+    if (done.status !== 0) throw new Error(`psql failed (${sql}): ${done.stderr || done.error}`);
+  };
+  psql(`CREATE SCHEMA "${schema}"`);
+  const separator = base.includes('?') ? '&' : '?';
+  return {
+    env: {
+      EDDY_DATABASE_URL: `${base}${separator}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+      EDDY_BUS_URL: process.env.EDDY_CONFORMANCE_NATS || 'nats://127.0.0.1:4222',
+      EDDY_BUS_SUBJECT: `eddy.conformance.${schema}`,
+    },
+    drop: () => {
+      try {
+        psql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } catch (err) {
+        process.stderr.write(`could not drop ${schema}: ${err.message}\n`);
+      }
+    },
+  };
+}
+
 export async function startEddy() {
   if (!existsSync(EDDY_BIN)) {
     throw new Error(
@@ -73,6 +104,8 @@ export async function startEddy() {
     EDDY_API_SECRET: apiSecret,
     RUST_LOG: process.env.RUST_LOG || 'warn',
   };
+  const cluster = clusterConfiguration();
+  Object.assign(env, cluster.env);
   const proc = spawn(
     EDDY_BIN,
     ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
@@ -131,6 +164,7 @@ export async function startEddy() {
       clearTimeout(t);
     }
     rmSync(dataDir, { recursive: true, force: true });
+    cluster.drop();
   };
 
   try {

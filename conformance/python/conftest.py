@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -50,6 +51,8 @@ class EddyServer:
     process: subprocess.Popen
     data_dir: str
     stderr_path: str
+    #: The storage flag for other eddy commands on the same data (`--data-dir` or `--database`).
+    storage_args: List[str] = dataclasses.field(default_factory=list)
 
     def stderr_tail(self, n: int = 60) -> str:
         try:
@@ -109,6 +112,42 @@ def _fail_start(msg: str, proc: Optional[subprocess.Popen], stderr_path: str) ->
     pytest.fail(f"{msg}\n--- eddy stderr (tail) ---\n{tail}", pytrace=False)
 
 
+class _ClusterConfiguration:
+    """The cluster configuration (EDDY_CONFORMANCE_CLUSTER=<PostgreSQL URL>): the server runs on
+    PostgreSQL, in a fresh schema made with psql and dropped afterwards, and on NATS with a subject
+    of its own. Unset: the embedded default (SQLite, in-process bus)."""
+
+    def __init__(self, base: Optional[str]) -> None:
+        self.base = base
+        self.schema = f"eddy_py_{os.getpid()}_{secrets.token_hex(4)}"
+        self.env: Dict[str, str] = {}
+        self.storage_args: List[str] = []
+        if base:
+            self._psql(f'CREATE SCHEMA "{self.schema}"')
+            separator = "&" if "?" in base else "?"
+            options = urllib.parse.quote(f"-c search_path={self.schema}")
+            url = f"{base}{separator}options={options}"
+            self.env = {
+                "EDDY_DATABASE_URL": url,
+                "EDDY_BUS_URL": os.environ.get("EDDY_CONFORMANCE_NATS", "nats://127.0.0.1:4222"),
+                "EDDY_BUS_SUBJECT": f"eddy.conformance.{self.schema}",
+            }
+            self.storage_args = ["--database", url]
+
+    @classmethod
+    def from_env(cls) -> "_ClusterConfiguration":
+        return cls(os.environ.get("EDDY_CONFORMANCE_CLUSTER") or None)
+
+    def _psql(self, sql: str) -> None:
+        subprocess.run(
+            ["psql", self.base, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True
+        )
+
+    def drop(self) -> None:
+        if self.base:
+            self._psql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
 @pytest.fixture(scope="session")
 def eddy(tmp_path_factory) -> EddyServer:
     binary = Path(os.environ.get("EDDY_BIN") or DEFAULT_BIN)
@@ -128,6 +167,8 @@ def eddy(tmp_path_factory) -> EddyServer:
     env["EDDY_API_KEY"] = API_KEY
     env["EDDY_API_SECRET"] = api_secret
     env.setdefault("RUST_LOG", "warn")
+    cluster = _ClusterConfiguration.from_env()
+    env.update(cluster.env)
 
     stderr_fh = open(stderr_path, "wb")
     proc = subprocess.Popen(
@@ -178,6 +219,7 @@ def eddy(tmp_path_factory) -> EddyServer:
         process=proc,
         data_dir=data_dir,
         stderr_path=stderr_path,
+        storage_args=cluster.storage_args or ["--data-dir", data_dir],
     )
     yield server
 
@@ -190,6 +232,7 @@ def eddy(tmp_path_factory) -> EddyServer:
             proc.wait(5)
     stderr_fh.close()
     shutil.rmtree(data_dir, ignore_errors=True)
+    cluster.drop()
 
 
 def make_client(eddy: EddyServer, api_key: str = None, api_secret: str = None) -> StreamChat:

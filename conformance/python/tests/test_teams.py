@@ -18,7 +18,7 @@ from eddy_helpers import api_error, assert_api_error
 def tenant_app(eddy):
     binary = Path(os.environ.get("EDDY_BIN") or DEFAULT_BIN)
     printed = subprocess.run(
-        [str(binary), "app", "create", "--name", "tenants", "--data-dir", eddy.data_dir],
+        [str(binary), "app", "create", "--name", "tenants", *eddy.storage_args],
         check=True,
         capture_output=True,
         text=True,
