@@ -90,21 +90,25 @@ function clusterConfiguration() {
   };
 }
 
-export async function startEddy() {
+/**
+ * Starts one eddy node. With `join` (a node started before, in the cluster configuration) the new
+ * node shares its database schema, NATS subject and credentials: a second node of one cluster.
+ */
+export async function startEddy(join = null) {
   if (!existsSync(EDDY_BIN)) {
     throw new Error(
       `eddy binary not found at ${EDDY_BIN}. Build it first (cargo build) or set EDDY_BIN.`,
     );
   }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'eddy-conformance-js-'));
-  const apiSecret = randomBytes(24).toString('hex'); // 48 chars
+  const apiSecret = join ? join.apiSecret : randomBytes(24).toString('hex'); // 48 chars
   const env = {
     ...process.env,
     EDDY_API_KEY: API_KEY,
     EDDY_API_SECRET: apiSecret,
     RUST_LOG: process.env.RUST_LOG || 'warn',
   };
-  const cluster = clusterConfiguration();
+  const cluster = join ? { env: join.clusterEnv, drop: () => {} } : clusterConfiguration();
   Object.assign(env, cluster.env);
   const proc = spawn(
     EDDY_BIN,
@@ -187,6 +191,7 @@ export async function startEddy() {
       url,
       apiKey: API_KEY,
       apiSecret,
+      clusterEnv: cluster.env,
       stop,
       exited: () => server.exited,
       logs: () => ({ stdout: server.stdout, stderr: server.stderr }),
@@ -283,6 +288,7 @@ export function connectErrorDetails(err) {
 export function useEddy() {
   const ctx = {
     url: null,
+    nodeUrls: [],
     apiKey: null,
     apiSecret: null,
     server: null,
@@ -297,9 +303,14 @@ export function useEddy() {
       ...(DEBUG ? { logger: debugLogger('server') } : {}),
     });
 
+  // Users' clients take the nodes in turn (EDDY_CONFORMANCE_NODES=2 in the cluster
+  // configuration), so the two users of a scenario talk through different nodes.
+  let nextNode = 0;
   ctx.newUserClient = (label = 'user') => {
+    const nodeUrl = ctx.nodeUrls[nextNode % ctx.nodeUrls.length];
+    nextNode += 1;
     const client = new StreamChat(ctx.apiKey, {
-      baseURL: ctx.url,
+      baseURL: nodeUrl,
       allowServerSideConnect: true,
       timeout: 10_000,
       ...(DEBUG ? { logger: debugLogger(label) } : {}),
@@ -350,6 +361,13 @@ export function useEddy() {
 
   before(async () => {
     ctx._srv = await startEddy();
+    ctx._nodes = [ctx._srv];
+    const nodes = Number(process.env.EDDY_CONFORMANCE_NODES || 1);
+    if (nodes > 1 && !process.env.EDDY_CONFORMANCE_CLUSTER) {
+      throw new Error('EDDY_CONFORMANCE_NODES > 1 needs EDDY_CONFORMANCE_CLUSTER (shared storage and bus)');
+    }
+    for (let n = 1; n < nodes; n += 1) ctx._nodes.push(await startEddy(ctx._srv));
+    ctx.nodeUrls = ctx._nodes.map((node) => node.url);
     ctx.url = ctx._srv.url;
     ctx.apiKey = ctx._srv.apiKey;
     ctx.apiSecret = ctx._srv.apiSecret;
@@ -363,9 +381,10 @@ export function useEddy() {
   after(async () => {
     await ctx.disconnectAll();
     if (!ctx._srv) return;
-    const crashed = ctx._srv.exited();
-    const { stderr } = ctx._srv.logs();
-    await ctx._srv.stop();
+    const crashed = ctx._nodes.map((node) => node.exited()).find(Boolean);
+    const stderr = ctx._nodes.map((node) => node.logs().stderr).join('\n');
+    // The first node last: it drops the shared schema.
+    for (const node of [...ctx._nodes].reverse()) await node.stop();
     if (crashed) {
       throw new Error(
         `eddy exited while tests were running (code ${crashed.code}, signal ${crashed.signal}).\n` +
