@@ -2,11 +2,11 @@
 // indicators, editing and deleting messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { useEddy, waitForEvent, uniqueId } from '../harness.js';
+import { useEddy, waitForEvent, uniqueId, PER_NODE_STATE } from '../harness.js';
 
 const eddy = useEddy();
 
-test('two users chat over WebSockets', async () => {
+test('two users chat over WebSockets', { skip: PER_NODE_STATE }, async () => {
   // Server-side upsert with a custom field: legacy paths return it flattened.
   const upsert = await eddy.server.upsertUsers([
     { id: 'alice', name: 'Alice', favorite_color: 'blue' },

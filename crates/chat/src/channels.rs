@@ -207,7 +207,12 @@ impl Chat {
         kind: &str,
         operation: &'static str,
     ) -> ChatResult<ChannelConfig> {
-        let types = self.channel_types(app).await?;
+        let mut types = self.channel_types(app).await?;
+        if !types.iter().any(|t| t.name == kind) {
+            // Perhaps created on another node since this node cached the list: read it again.
+            self.channel_types.invalidate(app);
+            types = self.channel_types(app).await?;
+        }
         types
             .iter()
             .find(|t| t.name == kind)
