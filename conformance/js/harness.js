@@ -193,7 +193,15 @@ export async function startEddy(join = null) {
       apiSecret,
       clusterEnv: cluster.env,
       stop,
-      exited: () => server.exited,
+      /** Ends the node at once (SIGKILL), as a crash would; `stop` then only cleans up. */
+      kill: async () => {
+        if (server.exited !== null) return;
+        server.killed = true;
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await gone;
+      },
+      exited: () => (server.killed ? null : server.exited),
       logs: () => ({ stdout: server.stdout, stderr: server.stderr }),
     };
   } catch (err) {
@@ -306,9 +314,9 @@ export function useEddy() {
   // Users' clients take the nodes in turn (EDDY_CONFORMANCE_NODES=2 in the cluster
   // configuration), so the two users of a scenario talk through different nodes.
   let nextNode = 0;
-  ctx.newUserClient = (label = 'user') => {
-    const nodeUrl = ctx.nodeUrls[nextNode % ctx.nodeUrls.length];
-    nextNode += 1;
+  ctx.newUserClient = (label = 'user', node = null) => {
+    const nodeUrl = ctx.nodeUrls[(node ?? nextNode) % ctx.nodeUrls.length];
+    if (node === null) nextNode += 1;
     const client = new StreamChat(ctx.apiKey, {
       baseURL: nodeUrl,
       allowServerSideConnect: true,
@@ -328,8 +336,8 @@ export function useEddy() {
 
   ctx.token = (userId, exp) => ctx.server.createToken(userId, exp);
 
-  ctx.connect = async (user, { token, client } = {}) => {
-    const c = client || ctx.newUserClient(user.id);
+  ctx.connect = async (user, { token, client, node = null } = {}) => {
+    const c = client || ctx.newUserClient(user.id, node);
     ctx._clients.add(c);
     const connection = await c.connectUser(user, token ?? ctx.token(user.id));
     return { client: c, me: connection?.me, connection };
