@@ -162,6 +162,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             crate::reply::stream_error_body,
         ))
+        // Browsers call the API from any app's origin, as they do Stream's: preflights are
+        // answered here and every answer allows the caller's origin. Credentials are headers
+        // (JWT, api_key), never cookies, so allowing any origin exposes nothing.
+        .layer(tower_http::cors::CorsLayer::permissive())
         .with_state(state)
 }
 

@@ -165,6 +165,44 @@ async fn next_of(socket: &mut Socket, kind: &str) -> Value {
 }
 
 #[tokio::test]
+async fn browsers_on_other_origins_pass_cors() {
+    let server = start();
+    let client = reqwest::Client::new();
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, format!("{}/channels", server.url))
+        .header("origin", "http://app.example:5173")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,stream-auth-type,x-stream-client,content-type",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let headers = preflight.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap_or_default();
+    assert!(
+        allowed == "*" || allowed.contains("stream-auth-type"),
+        "allowed headers: {allowed}"
+    );
+    // A real request from that origin carries the header too, errors included.
+    let answer = client
+        .get(format!("{}/app?api_key={KEY}", server.url))
+        .header("origin", "http://app.example:5173")
+        .header("authorization", "not-a-token")
+        .header("stream-auth-type", "jwt")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(answer.status(), 401);
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
 async fn healthz_and_error_envelope() {
     let server = start();
     let status = reqwest::get(format!("{}/healthz", server.url))
