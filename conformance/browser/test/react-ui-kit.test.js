@@ -198,6 +198,8 @@ describe('stream-chat-react against eddy', () => {
     // Bob has had the channel open; make sure his kit has sent its read state (mark read is what the
     // Channel component does when it is focused and has unread messages).
     const cid = `messaging:${CHANNEL_ID}`;
+    // The kit marks a channel read when its page is in front; two pages share one browser.
+    await page('bob').bringToFront();
     const deadline = Date.now() + WAIT_MS;
     let read;
     for (;;) {
