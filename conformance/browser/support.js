@@ -1,116 +1,21 @@
 // Helpers for the browser end-to-end test: start eddy, serve the built example app, launch Chromium.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
-export const EDDY_BIN = process.env.EDDY_BIN || path.join(REPO_ROOT, 'target', 'debug', 'eddy');
 export const APP_DIST = path.join(REPO_ROOT, 'examples', 'react', 'dist');
 export const ARTIFACTS = path.join(HERE, 'artifacts');
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const DEBUG = Boolean(process.env.EDDY_DEBUG);
 
-function tail(text, max = 4000) {
-  return text.length > max ? '…' + text.slice(-max) : text;
-}
+/** eddy is started exactly as the SDK conformance suite starts it (fresh data dir, random port). */
+export { startEddy } from '../js/harness.js';
 
-/**
- * Start `eddy serve` on a random loopback port with a fresh data dir, the same way
- * conformance/js/harness.js does: wait for the EDDY_URL/EDDY_API_KEY/EDDY_API_SECRET lines
- * on stdout, then for /healthz. Resolves to { url, apiKey, apiSecret, stop(), logs() }.
- */
-export async function startEddy({ timeoutMs = 20_000 } = {}) {
-  if (!existsSync(EDDY_BIN)) {
-    throw new Error(`eddy binary not found at ${EDDY_BIN}. Build it (cargo build) or set EDDY_BIN.`);
-  }
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'eddy-browser-e2e-'));
-  const apiKey = 'browser-e2e-key';
-  const apiSecret = randomBytes(24).toString('hex');
-  const proc = spawn(EDDY_BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, EDDY_API_KEY: apiKey, EDDY_API_SECRET: apiSecret, RUST_LOG: process.env.RUST_LOG || 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs = { stdout: '', stderr: '' };
-  let exited = null;
-  const killOnExit = () => proc.kill('SIGKILL');
-  process.on('exit', killOnExit);
-  proc.stdout.setEncoding('utf8');
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (c) => {
-    logs.stderr = (logs.stderr + c).slice(-100_000);
-    if (DEBUG) process.stderr.write(`[eddy] ${c}`);
-  });
-
-  const printed = {};
-  const announced = new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stdout.on('data', (chunk) => {
-      logs.stdout = (logs.stdout + chunk).slice(-100_000);
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const m = /^(EDDY_URL|EDDY_API_KEY|EDDY_API_SECRET)=(.*)$/.exec(buf.slice(0, nl).trim());
-        buf = buf.slice(nl + 1);
-        if (m) printed[m[1]] = m[2];
-        if (printed.EDDY_URL && printed.EDDY_API_KEY && printed.EDDY_API_SECRET) resolve();
-      }
-    });
-    proc.on('error', (err) => reject(new Error(`failed to spawn ${EDDY_BIN}: ${err.message}`)));
-    proc.on('exit', (code, signal) => {
-      exited = { code, signal };
-      reject(new Error(`eddy exited during startup (code ${code}, signal ${signal}).\nstderr:\n${tail(logs.stderr)}`));
-    });
-  });
-
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (exited === null) {
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(t);
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-
-  try {
-    let timer;
-    await Promise.race([
-      announced.finally(() => clearTimeout(timer)),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`eddy printed no EDDY_URL within ${timeoutMs} ms.\nstderr:\n${tail(logs.stderr)}`)),
-          timeoutMs,
-        );
-      }),
-    ]);
-    const url = printed.EDDY_URL.replace(/\/+$/, '');
-    if (/:3030$/.test(url)) throw new Error('eddy picked port 3030, which the JS SDK rewrites to 8800 for WebSockets');
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-        if (res.status === 200) break;
-      } catch {
-        /* not up yet */
-      }
-      if (Date.now() > deadline) throw new Error(`GET ${url}/healthz never returned 200`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { url, apiKey, apiSecret, stop, exited: () => exited, logs: () => logs };
-  } catch (err) {
-    await stop().catch(() => {});
-    throw err;
-  }
-}
-
+/** Content types of the files the built app serves. */
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -125,10 +30,6 @@ const TYPES = {
   '.wasm': 'application/wasm',
 };
 
-/**
- * True when eddy answers a browser's CORS preflight for a cross-origin API call
- * (what a web app served from another origin than eddy needs).
- */
 export async function eddyAllowsCors(eddyUrl, origin) {
   try {
     const res = await fetch(`${eddyUrl}/channels?api_key=x`, {
