@@ -905,7 +905,7 @@ impl Chat {
             filter = Filter::And(vec![filter, membership]);
         }
         let multi_tenant = self.multi_tenant(app).await?;
-        if let Some(teams) = self.confined_teams(app, actor).await? {
+        if let Some(teams) = crate::teams::confined_teams(multi_tenant, actor) {
             filter = Filter::And(vec![filter, crate::teams::channel_condition(&teams)]);
         }
         let sort = parse_sort(

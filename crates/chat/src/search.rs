@@ -49,7 +49,7 @@ impl Chat {
             };
             channel_filter = Filter::And(vec![channel_filter, membership]);
         }
-        if let Some(teams) = self.confined_teams(app, actor).await? {
+        if let Some(teams) = crate::teams::confined_teams(self.multi_tenant(app).await?, actor) {
             channel_filter = Filter::And(vec![
                 channel_filter,
                 crate::teams::channel_condition(&teams),

@@ -92,17 +92,13 @@ impl Chat {
                 .unwrap_or(false)
         }))
     }
+}
 
-    /// The teams a request is confined to: `Some` for a user token in a multi-tenant app.
-    pub(crate) async fn confined_teams(
-        &self,
-        app: AppId,
-        actor: &Actor,
-    ) -> ChatResult<Option<Vec<String>>> {
-        match actor {
-            Actor::User(user) if self.multi_tenant(app).await? => Ok(Some(user_teams(user))),
-            _ => Ok(None),
-        }
+/// The teams a request is confined to: `Some` for a user token in a multi-tenant app.
+pub(crate) fn confined_teams(multi_tenant: bool, actor: &Actor) -> Option<Vec<String>> {
+    match actor {
+        Actor::User(user) if multi_tenant => Some(user_teams(user)),
+        _ => None,
     }
 }
 

@@ -454,7 +454,7 @@ impl Chat {
         let filter = parse_user_filter(&request.filter_conditions)
             .map_err(|e| e.in_operation("QueryUsers"))?;
         let mut filter = resolve_online(filter, &|| self.hub.online_users(app));
-        if let Some(teams) = self.confined_teams(app, actor).await? {
+        if let Some(teams) = crate::teams::confined_teams(self.multi_tenant(app).await?, actor) {
             filter = Filter::And(vec![filter, crate::teams::user_condition(&teams)]);
         }
         let sort = parse_sort(
