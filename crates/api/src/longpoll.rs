@@ -103,7 +103,7 @@ pub async fn longpoll(
     let reply = |body: Value| {
         Ok(Reply {
             status: StatusCode::OK,
-            body,
+            body: body.into(),
             started,
         })
     };

@@ -1,9 +1,10 @@
 //! Responses: JSON bodies with Stream's `duration`, and errors rendered as Stream's error envelope.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use eddy_protocol::ApiError;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -14,18 +15,66 @@ fn duration_text(started: Instant) -> String {
 /// A successful answer; `duration` is added to the object when rendered.
 pub struct Reply {
     pub status: StatusCode,
-    pub body: Value,
+    pub body: Body,
     pub started: Instant,
+}
+
+/// A reply's JSON: a tree, or an object the service already serialised (large pages).
+pub enum Body {
+    Tree(Value),
+    Serialized(Box<RawValue>),
+}
+
+impl From<Value> for Body {
+    fn from(value: Value) -> Self {
+        Body::Tree(value)
+    }
+}
+
+impl From<Box<RawValue>> for Body {
+    fn from(raw: Box<RawValue>) -> Self {
+        Body::Serialized(raw)
+    }
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut body = self.body;
-        if let Value::Object(fields) = &mut body {
-            fields.insert("duration".into(), Value::from(duration_text(self.started)));
+        let duration = duration_text(self.started);
+        match self.body {
+            Body::Tree(mut body) => {
+                if let Value::Object(fields) = &mut body {
+                    fields.insert("duration".into(), Value::from(duration));
+                }
+                (self.status, Json(body)).into_response()
+            }
+            Body::Serialized(raw) => {
+                let bytes = with_duration(raw.get(), &duration);
+                (
+                    self.status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    bytes,
+                )
+                    .into_response()
+            }
         }
-        (self.status, Json(body)).into_response()
     }
+}
+
+/// Splices `"duration": ...` into a serialised object as its first key (anything else is sent as is).
+fn with_duration(json: &str, duration: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(json.len() + duration.len() + 16);
+    match json.strip_prefix('{') {
+        Some(rest) => {
+            bytes.extend_from_slice(b"{\"duration\":");
+            bytes.extend_from_slice(Value::from(duration).to_string().as_bytes());
+            if !rest.trim_start().starts_with('}') {
+                bytes.push(b',');
+            }
+            bytes.extend_from_slice(rest.as_bytes());
+        }
+        None => bytes.extend_from_slice(json.as_bytes()),
+    }
+    bytes
 }
 
 /// A failed answer in Stream's envelope.
@@ -85,4 +134,25 @@ pub async fn stream_error_body(response: Response) -> Response {
             .insert(axum::http::header::ALLOW, allow.clone());
     }
     rewritten
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_duration;
+    use serde_json::{json, Value};
+
+    fn spliced(json: &str) -> Value {
+        serde_json::from_slice(&with_duration(json, "1.50ms")).expect("valid JSON")
+    }
+
+    #[test]
+    fn duration_is_spliced_into_serialised_objects() {
+        assert_eq!(
+            spliced(r#"{"channels":[{"a":1}]}"#),
+            json!({"duration": "1.50ms", "channels": [{"a": 1}]})
+        );
+        assert_eq!(spliced("{}"), json!({"duration": "1.50ms"}));
+        assert_eq!(spliced("{ }"), json!({"duration": "1.50ms"}));
+        assert_eq!(spliced("[1]"), json!([1]));
+    }
 }

@@ -30,12 +30,12 @@ pub fn routes() -> Router<AppState> {
 fn reply(
     context: &RequestContext,
     status: StatusCode,
-    result: Result<serde_json::Value, eddy_protocol::ApiError>,
+    result: Result<impl Into<crate::reply::Body>, eddy_protocol::ApiError>,
 ) -> Outcome {
     match result {
         Ok(body) => Ok(Reply {
             status,
-            body,
+            body: body.into(),
             started: context.started,
         }),
         Err(error) => Err(context.fail(error)),

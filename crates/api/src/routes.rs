@@ -16,7 +16,7 @@ use std::time::Instant;
 fn ok(context: &RequestContext, body: Value) -> Outcome {
     Ok(Reply {
         status: StatusCode::OK,
-        body,
+        body: body.into(),
         started: context.started,
     })
 }
@@ -24,7 +24,7 @@ fn ok(context: &RequestContext, body: Value) -> Outcome {
 fn created(context: &RequestContext, body: Value) -> Outcome {
     Ok(Reply {
         status: StatusCode::CREATED,
-        body,
+        body: body.into(),
         started: context.started,
     })
 }
@@ -33,12 +33,12 @@ fn created(context: &RequestContext, body: Value) -> Outcome {
 fn answer(
     context: &RequestContext,
     status: StatusCode,
-    result: Result<Value, ApiError>,
+    result: Result<impl Into<crate::reply::Body>, ApiError>,
 ) -> Outcome {
     match result {
         Ok(body) => Ok(Reply {
             status,
-            body,
+            body: body.into(),
             started: context.started,
         }),
         Err(error) => Err(context.fail(error)),

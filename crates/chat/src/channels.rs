@@ -1,6 +1,6 @@
 //! Channels: get-or-create and watch, query, update, members, delete, truncate, hide/show, read state, client events.
 
-use crate::bans::{hidden_from, hide_own_shadow_ban, strip_ban_keys, unshadow_for_author};
+use crate::bans::{hidden_from, strip_ban_keys};
 use crate::events::{channel_event, user_event};
 use crate::render;
 use crate::requests::*;
@@ -17,6 +17,7 @@ use eddy_query::{parse_filter, parse_sort, Filter, Op};
 use eddy_store::{
     AppId, Channel, ChannelQuery, ListQuery, Member, Message, MessagePage, Timestamp, User,
 };
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -105,16 +106,64 @@ fn effective_config(base: &ChannelConfig, channel: &Channel) -> ChannelConfig {
     }
 }
 
+/// An unexpected failure: logged here once, answered with the opaque internal error.
+fn unexpected(what: &str, error: impl std::fmt::Display) -> ApiError {
+    tracing::error!("{what}: {error}");
+    ApiError::internal()
+}
+
 /// A member as `viewer` sees it: nobody sees their own shadow ban.
 fn member_for(member: &Member, users: &render::Users, viewer: Option<&User>) -> Value {
-    let mut rendered = render::member(member, users);
-    if viewer.is_some_and(|v| v.id == member.user_id) {
-        hide_own_shadow_ban(&mut rendered);
-        if let Some(user) = rendered.get_mut("user") {
-            hide_own_shadow_ban(user);
-        }
+    serde_json::to_value(member_view(member, users, viewer)).unwrap_or(Value::Null)
+}
+
+/// The same, for a serialised page: the member's user is shared bytes.
+fn member_view<'a>(
+    member: &'a Member,
+    users: &'a render::Users,
+    viewer: Option<&User>,
+) -> render::WithUser<'a> {
+    let own = viewer.is_some_and(|v| v.id == member.user_id);
+    let mut body = render::member_body(member);
+    let mut user = users.json(&member.user_id);
+    if own {
+        body.insert("shadow_banned".into(), json!(false));
+        user.hide_shadow_ban = true;
     }
-    rendered
+    render::WithUser { body, user }
+}
+
+/// One ChannelState, serialised from loaded records without an intermediate tree for its
+/// messages, members and read states.
+struct ChannelStateView<'a> {
+    /// `channel`, `pinned_messages`, `watcher_count`, `threads`, `hidden`.
+    fields: Map<String, Value>,
+    messages: Vec<render::MessageView<'a>>,
+    members: Vec<render::WithUser<'a>>,
+    /// Absent when the channel type has read events off.
+    read: Option<Vec<render::WithUser<'a>>>,
+    watchers: Vec<render::UserJson<'a>>,
+    membership: Option<render::WithUser<'a>>,
+}
+
+impl serde::Serialize for ChannelStateView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in &self.fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("messages", &self.messages)?;
+        map.serialize_entry("members", &self.members)?;
+        if let Some(read) = &self.read {
+            map.serialize_entry("read", read)?;
+        }
+        map.serialize_entry("watchers", &self.watchers)?;
+        if let Some(membership) = &self.membership {
+            map.serialize_entry("membership", membership)?;
+        }
+        map.end()
+    }
 }
 
 fn new_member(
@@ -375,11 +424,15 @@ impl Chat {
                 member_limit,
             )
             .await?;
-        Ok(states.pop().unwrap_or(Value::Null))
+        let Some(state) = states.pop() else {
+            return Ok(Value::Null);
+        };
+        serde_json::from_str(state.get())
+            .map_err(|e| unexpected("channel state did not read back", e))
     }
 
-    /// ChannelStates of several channels for one viewer: messages, members, users, quoted messages
-    /// and own reactions are each loaded once for all of them, not once per channel.
+    /// ChannelStates of several channels for one viewer, serialised: messages, members, users,
+    /// quoted messages and own reactions are each loaded once for all of them, not once per channel.
     pub(crate) async fn channel_states(
         &self,
         app: AppId,
@@ -387,7 +440,7 @@ impl Chat {
         viewer: Option<&User>,
         page: &MessagePage,
         member_limit: i64,
-    ) -> ChatResult<Vec<Value>> {
+    ) -> ChatResult<Vec<Box<RawValue>>> {
         const OP: &str = "GetOrCreateChannel";
         let visible_after = |context: &ChannelContext| match (
             &context.channel.truncated_at,
@@ -475,7 +528,7 @@ impl Chat {
         let none_members = Vec::new();
         let none_messages = Vec::new();
         let no_watchers = (Vec::new(), 0);
-        Ok(contexts
+        contexts
             .iter()
             .map(|context| {
                 let cid = &context.channel.cid;
@@ -486,44 +539,44 @@ impl Chat {
                     watchers,
                     watcher_count: *watcher_count,
                 };
-                self.assemble_state(context, viewer, parts, &users, &own, &quoted)
+                let state = self.assemble_state(context, viewer, parts, &users, &own, &quoted);
+                to_raw_value(&state).map_err(|e| unexpected("channel state did not serialise", e))
             })
-            .collect())
+            .collect()
     }
 
     /// One ChannelState from loaded parts.
-    fn assemble_state(
+    fn assemble_state<'a>(
         &self,
-        context: &ChannelContext,
+        context: &'a ChannelContext,
         viewer: Option<&User>,
-        parts: ChannelParts<'_>,
-        users: &render::Users,
-        own: &[eddy_store::Reaction],
-        quoted: &HashMap<String, Message>,
-    ) -> Value {
+        parts: ChannelParts<'a>,
+        users: &'a render::Users,
+        own: &'a [eddy_store::Reaction],
+        quoted: &'a HashMap<String, Message>,
+    ) -> ChannelStateView<'a> {
         let ChannelParts {
             messages,
             members,
             watchers,
             watcher_count,
         } = parts;
-        let rendered_messages: Vec<Value> = messages
+        let messages = messages
             .iter()
-            .map(|m| {
-                let mine: Vec<&eddy_store::Reaction> =
-                    own.iter().filter(|r| r.message_id == m.id).collect();
-                let quote = m
+            .map(|message| render::MessageView {
+                message,
+                users,
+                own: own.iter().filter(|r| r.message_id == message.id).collect(),
+                quoted: message
                     .doc
                     .get("quoted_message_id")
                     .and_then(Value::as_str)
-                    .and_then(|id| quoted.get(id));
-                let mut rendered = render::message(m, users, &mine, quote);
-                unshadow_for_author(&mut rendered, m, viewer);
-                rendered
+                    .and_then(|id| quoted.get(id)),
+                shown_to_author: viewer.is_some_and(|v| v.id == message.user_id),
             })
             .collect();
-        let mut state = Map::new();
-        state.insert(
+        let mut fields = Map::new();
+        fields.insert(
             "channel".into(),
             render::channel(
                 &context.channel,
@@ -532,45 +585,41 @@ impl Chat {
                 viewer.map(|v| (v, context.membership.as_ref())),
             ),
         );
-        state.insert("messages".into(), Value::Array(rendered_messages));
-        state.insert("pinned_messages".into(), json!([]));
-        state.insert(
-            "members".into(),
-            Value::Array(
-                members
-                    .iter()
-                    .map(|m| member_for(m, users, viewer))
-                    .collect(),
-            ),
-        );
-        if context.config.read_events {
-            state.insert(
-                "read".into(),
-                Value::Array(
-                    members
-                        .iter()
-                        .filter(|m| {
-                            // Others' read state is hidden when they turned read receipts off.
-                            viewer.is_some_and(|v| v.id == m.user_id)
-                                || !users
-                                    .by_id
-                                    .get(&m.user_id)
-                                    .is_some_and(|u| privacy_off(u, "read_receipts"))
-                        })
-                        .map(|m| render::read_state(m, users))
-                        .collect(),
-                ),
-            );
+        fields.insert("pinned_messages".into(), json!([]));
+        let read = context.config.read_events.then(|| {
+            members
+                .iter()
+                .filter(|m| {
+                    // Others' read state is hidden when they turned read receipts off.
+                    viewer.is_some_and(|v| v.id == m.user_id)
+                        || !users
+                            .by_id
+                            .get(&m.user_id)
+                            .is_some_and(|u| privacy_off(u, "read_receipts"))
+                })
+                .map(|m| render::WithUser {
+                    body: render::read_state_body(m),
+                    user: users.json(&m.user_id),
+                })
+                .collect()
+        });
+        fields.insert("watcher_count".into(), json!(watcher_count));
+        fields.insert("threads".into(), json!([]));
+        let membership = context.membership.as_ref().map(|membership| {
+            fields.insert("hidden".into(), json!(membership.hidden));
+            member_view(membership, users, viewer)
+        });
+        ChannelStateView {
+            fields,
+            messages,
+            members: members
+                .iter()
+                .map(|m| member_view(m, users, viewer))
+                .collect(),
+            read,
+            watchers: watchers.iter().map(|id| users.json(id)).collect(),
+            membership,
         }
-        state.insert("watcher_count".into(), json!(watcher_count));
-        let watchers: Vec<Value> = watchers.iter().map(|id| users.get(id)).collect();
-        state.insert("watchers".into(), Value::Array(watchers));
-        state.insert("threads".into(), json!([]));
-        if let Some(membership) = &context.membership {
-            state.insert("membership".into(), member_for(membership, users, viewer));
-            state.insert("hidden".into(), json!(membership.hidden));
-        }
-        Value::Object(state)
     }
 
     pub(crate) async fn watch_channel(
@@ -858,7 +907,7 @@ impl Chat {
         actor: &Actor,
         request: QueryChannels,
         connection_id: Option<&str>,
-    ) -> ChatResult<Value> {
+    ) -> ChatResult<Box<RawValue>> {
         const OP: &str = "QueryChannels";
         let viewer = match actor {
             Actor::Server => {
@@ -1000,7 +1049,12 @@ impl Chat {
             let ids: Vec<String> = members.into_iter().map(|m| m.user_id).collect();
             self.follow_presence(app, viewer.as_ref(), connection_id, &ids);
         }
-        Ok(json!({ "channels": states }))
+        #[derive(serde::Serialize)]
+        struct Page {
+            channels: Vec<Box<RawValue>>,
+        }
+        to_raw_value(&Page { channels: states })
+            .map_err(|e| unexpected("channel page did not serialise", e))
     }
 
     pub async fn update_channel(

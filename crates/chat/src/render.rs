@@ -6,6 +6,8 @@ use eddy_core::grants::{own_capabilities, Subject};
 use eddy_protocol::time::format;
 use eddy_realtime::Hub;
 use eddy_store::{AppId, Channel, Member, Message, Reaction, Timestamp, User};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -52,31 +54,91 @@ pub struct Users {
     pub by_id: HashMap<String, User>,
     /// Each user rendered once (a channel page repeats the same few users hundreds of times).
     rendered: HashMap<String, Value>,
+    /// The same users serialised once, spliced verbatim into serialised pages.
+    serialized: HashMap<String, Box<RawValue>>,
+}
+
+/// A user row can be gone (hard delete) while their messages stay: they are shown as a minimal user.
+fn missing_user(id: &str) -> Value {
+    json!({"id": id, "role": "user", "banned": false, "shadow_banned": false, "online": false, "language": "", "teams": [], "blocked_user_ids": [], "created_at": "1970-01-01T00:00:00.000000Z", "updated_at": "1970-01-01T00:00:00.000000Z", "deleted_at": "1970-01-01T00:00:00.000000Z"})
 }
 
 impl Users {
     pub fn new(app: AppId, hub: &Hub, users: Vec<User>) -> Self {
-        let rendered = users
+        let rendered: HashMap<String, Value> = users
             .iter()
             .map(|found| {
                 let online = hub.is_online(app, &found.id);
                 (found.id.clone(), user(found, online))
             })
             .collect();
+        let serialized = rendered
+            .iter()
+            .filter_map(|(id, value)| Some((id.clone(), to_raw_value(value).ok()?)))
+            .collect();
         Users {
             by_id: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
             rendered,
+            serialized,
         }
     }
 
     pub fn get(&self, id: &str) -> Value {
         match self.rendered.get(id) {
             Some(found) => found.clone(),
-            // A user row can be gone (hard delete) while their messages stay: show a minimal user.
-            None => {
-                json!({"id": id, "role": "user", "banned": false, "shadow_banned": false, "online": false, "language": "", "teams": [], "blocked_user_ids": [], "created_at": "1970-01-01T00:00:00.000000Z", "updated_at": "1970-01-01T00:00:00.000000Z", "deleted_at": "1970-01-01T00:00:00.000000Z"})
+            None => missing_user(id),
+        }
+    }
+
+    /// The user for a serialised page: shared bytes instead of a copied tree.
+    pub fn json<'a>(&'a self, id: &'a str) -> UserJson<'a> {
+        UserJson {
+            users: self,
+            id,
+            hide_shadow_ban: false,
+        }
+    }
+}
+
+/// One user inside a serialised page.
+pub struct UserJson<'a> {
+    users: &'a Users,
+    id: &'a str,
+    /// Shown to themselves: a user never sees their own shadow ban.
+    pub hide_shadow_ban: bool,
+}
+
+impl Serialize for UserJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.users.serialized.get(self.id) {
+            Some(raw) if !self.hide_shadow_ban => raw.serialize(serializer),
+            _ => {
+                let mut value = self.users.get(self.id);
+                if self.hide_shadow_ban {
+                    crate::bans::hide_own_shadow_ban(&mut value);
+                }
+                value.serialize(serializer)
             }
         }
+    }
+}
+
+/// An object (member, read state) whose `user` is serialised from the shared users.
+pub struct WithUser<'a> {
+    pub body: Map<String, Value>,
+    pub user: UserJson<'a>,
+}
+
+impl Serialize for WithUser<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.body.len() + 1))?;
+        for (key, value) in &self.body {
+            if key != "user" {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry("user", &self.user)?;
+        map.end()
     }
 }
 
@@ -150,6 +212,13 @@ pub fn channel(
 pub const DELIVERY_KEYS: [&str; 2] = ["last_delivered_at", "last_delivered_message_id"];
 
 pub fn member(member: &Member, users: &Users) -> Value {
+    let mut out = member_body(member);
+    out.insert("user".into(), users.get(&member.user_id));
+    Value::Object(out)
+}
+
+/// A member without its `user`.
+pub fn member_body(member: &Member) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in &member.doc {
         if !DELIVERY_KEYS.contains(&key.as_str()) {
@@ -157,7 +226,6 @@ pub fn member(member: &Member, users: &Users) -> Value {
         }
     }
     out.insert("user_id".into(), json!(member.user_id));
-    out.insert("user".into(), users.get(&member.user_id));
     out.insert("channel_role".into(), json!(member.channel_role));
     out.insert(
         "role".into(),
@@ -175,38 +243,69 @@ pub fn member(member: &Member, users: &Users) -> Value {
     out.insert("notifications_muted".into(), json!(false));
     out.insert("created_at".into(), json!(format(&member.created_at)));
     out.insert("updated_at".into(), json!(format(&member.updated_at)));
-    Value::Object(out)
+    out
 }
 
-pub fn read_state(member: &Member, users: &Users) -> Value {
-    let mut out = json!({
-        "user": users.get(&member.user_id),
-        "last_read": format(&member.last_read),
-        "last_read_message_id": member.last_read_message_id,
-        "unread_messages": member.unread_messages,
-        "first_unread_message_id": member.first_unread_message_id,
-    });
+/// A member's read state without its `user`.
+pub fn read_state_body(member: &Member) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("last_read".into(), json!(format(&member.last_read)));
+    out.insert(
+        "last_read_message_id".into(),
+        json!(member.last_read_message_id),
+    );
+    out.insert("unread_messages".into(), json!(member.unread_messages));
+    out.insert(
+        "first_unread_message_id".into(),
+        json!(member.first_unread_message_id),
+    );
     for key in DELIVERY_KEYS {
         if let Some(value) = member.doc.get(key) {
-            out[key] = value.clone();
+            out.insert(key.into(), value.clone());
         }
     }
     out
 }
 
 pub fn reaction(reaction: &Reaction, users: &Users) -> Value {
-    let mut out = Map::new();
-    for (key, value) in &reaction.doc {
-        out.insert(key.clone(), value.clone());
+    serde_json::to_value(ReactionView { reaction, users }).unwrap_or(Value::Null)
+}
+
+/// Reaction-document keys the renderer computes itself.
+const REACTION_COMPUTED: [&str; 7] = [
+    "message_id",
+    "user_id",
+    "user",
+    "type",
+    "score",
+    "created_at",
+    "updated_at",
+];
+
+/// A reaction, serialised straight from its record.
+pub struct ReactionView<'a> {
+    pub reaction: &'a Reaction,
+    pub users: &'a Users,
+}
+
+impl Serialize for ReactionView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let reaction = self.reaction;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in &reaction.doc {
+            if !REACTION_COMPUTED.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry("message_id", &reaction.message_id)?;
+        map.serialize_entry("user_id", &reaction.user_id)?;
+        map.serialize_entry("user", &self.users.json(&reaction.user_id))?;
+        map.serialize_entry("type", &reaction.kind)?;
+        map.serialize_entry("score", &reaction.score)?;
+        map.serialize_entry("created_at", &format(&reaction.created_at))?;
+        map.serialize_entry("updated_at", &format(&reaction.updated_at))?;
+        map.end()
     }
-    out.insert("message_id".into(), json!(reaction.message_id));
-    out.insert("user_id".into(), json!(reaction.user_id));
-    out.insert("user".into(), users.get(&reaction.user_id));
-    out.insert("type".into(), json!(reaction.kind));
-    out.insert("score".into(), json!(reaction.score));
-    out.insert("created_at".into(), json!(format(&reaction.created_at)));
-    out.insert("updated_at".into(), json!(format(&reaction.updated_at)));
-    Value::Object(out)
 }
 
 /// User ids a message's JSON embeds.
@@ -229,117 +328,273 @@ pub fn message(
     own: &[&Reaction],
     quoted: Option<&Message>,
 ) -> Value {
-    let mut out = Map::new();
-    for (key, value) in &message.doc {
-        match key.as_str() {
-            // Thread title and custom data are shown on the thread, not on its parent message.
-            "mentioned_users" | "pinned_by" | "thread" => {}
-            _ => {
-                out.insert(key.clone(), value.clone());
+    let view = MessageView {
+        message,
+        users,
+        own: own.to_vec(),
+        quoted,
+        shown_to_author: false,
+    };
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+/// Message-document keys the renderer always computes itself (a stored key of that name is not shown).
+const MESSAGE_COMPUTED: [&str; 19] = [
+    "id",
+    "cid",
+    "type",
+    "user",
+    "shadowed",
+    "mentioned_here",
+    "mentioned_channel",
+    "mentioned_users",
+    "pinned_by",
+    "thread",
+    "reaction_counts",
+    "reaction_scores",
+    "reaction_groups",
+    "latest_reactions",
+    "own_reactions",
+    "reply_count",
+    "deleted_reply_count",
+    "created_at",
+    "updated_at",
+];
+
+/// Keys every message shows, with the value used when its document has none.
+fn message_defaults() -> [(&'static str, Value); 8] {
+    [
+        ("text", json!("")),
+        ("html", json!("")),
+        ("attachments", json!([])),
+        ("silent", json!(false)),
+        ("pinned", json!(false)),
+        ("pinned_at", Value::Null),
+        ("pin_expires", Value::Null),
+        ("restricted_visibility", json!([])),
+    ]
+}
+
+/// A message, serialised straight from its record (no intermediate tree; users are shared bytes).
+pub struct MessageView<'a> {
+    pub message: &'a Message,
+    pub users: &'a Users,
+    /// The viewer's own reactions to it.
+    pub own: Vec<&'a Reaction>,
+    pub quoted: Option<&'a Message>,
+    /// The viewer wrote it: a shadowed message is shown to its author as an ordinary one.
+    pub shown_to_author: bool,
+}
+
+impl MessageView<'_> {
+    /// Whether the renderer computes `key` for this message rather than showing the stored value.
+    fn computes(&self, key: &str) -> bool {
+        let message = self.message;
+        MESSAGE_COMPUTED.contains(&key)
+            || match key {
+                "parent_id" | "show_in_channel" => message.parent_id.is_some(),
+                "thread_participants" => !message.thread_participants.is_empty(),
+                "quoted_message" => self.quoted.is_some(),
+                "deleted_at" => message.deleted_at.is_some(),
+                _ => false,
+            }
+    }
+}
+
+impl Serialize for MessageView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let message = self.message;
+        let users = self.users;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in &message.doc {
+            if !self.computes(key) {
+                map.serialize_entry(key, value)?;
             }
         }
-    }
-    out.insert("id".into(), json!(message.id));
-    out.insert("cid".into(), json!(message.cid));
-    let kind = if message.deleted_at.is_some() {
-        "deleted"
-    } else {
-        message.kind.as_str()
-    };
-    out.insert("type".into(), json!(kind));
-    out.insert("user".into(), users.get(&message.user_id));
-    out.entry("text").or_insert(json!(""));
-    out.entry("html").or_insert(json!(""));
-    out.entry("attachments").or_insert(json!([]));
-    out.entry("silent").or_insert(json!(false));
-    out.entry("pinned").or_insert(json!(false));
-    out.entry("pinned_at").or_insert(Value::Null);
-    out.entry("pin_expires").or_insert(Value::Null);
-    out.entry("restricted_visibility").or_insert(json!([]));
-    out.insert("shadowed".into(), json!(crate::bans::is_shadowed(message)));
-    out.insert("mentioned_here".into(), json!(false));
-    out.insert("mentioned_channel".into(), json!(false));
-    let mentioned: Vec<Value> = message
-        .doc
-        .get("mentioned_users")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(Value::as_str)
-                .map(|id| users.get(id))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.insert("mentioned_users".into(), Value::Array(mentioned));
-    out.insert(
-        "pinned_by".into(),
-        message
+        for (key, default) in message_defaults() {
+            if !message.doc.contains_key(key) {
+                map.serialize_entry(key, &default)?;
+            }
+        }
+        map.serialize_entry("id", &message.id)?;
+        map.serialize_entry("cid", &message.cid)?;
+        let kind = if message.deleted_at.is_some() {
+            "deleted"
+        } else {
+            message.kind.as_str()
+        };
+        map.serialize_entry("type", kind)?;
+        map.serialize_entry("user", &users.json(&message.user_id))?;
+        map.serialize_entry(
+            "shadowed",
+            &(crate::bans::is_shadowed(message) && !self.shown_to_author),
+        )?;
+        map.serialize_entry("mentioned_here", &false)?;
+        map.serialize_entry("mentioned_channel", &false)?;
+        let mentioned: Vec<UserJson<'_>> = message
+            .doc
+            .get("mentioned_users")
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(|id| users.json(id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        map.serialize_entry("mentioned_users", &mentioned)?;
+        let pinned_by = message
             .doc
             .get("pinned_by")
             .and_then(Value::as_str)
-            .map(|id| users.get(id))
-            .unwrap_or(Value::Null),
-    );
-    let mut counts = Map::new();
-    let mut scores = Map::new();
-    for (kind, group) in &message.reaction_groups {
-        counts.insert(
-            kind.clone(),
-            group.get("count").cloned().unwrap_or(json!(0)),
-        );
-        scores.insert(
-            kind.clone(),
-            group.get("sum_scores").cloned().unwrap_or(json!(0)),
-        );
-    }
-    out.insert("reaction_counts".into(), Value::Object(counts));
-    out.insert("reaction_scores".into(), Value::Object(scores));
-    out.insert(
-        "reaction_groups".into(),
-        Value::Object(message.reaction_groups.clone()),
-    );
-    out.insert(
-        "latest_reactions".into(),
-        Value::Array(
-            message
-                .latest_reactions
+            .map(|id| users.json(id));
+        map.serialize_entry("pinned_by", &pinned_by)?;
+        let mut counts = Map::new();
+        let mut scores = Map::new();
+        for (kind, group) in &message.reaction_groups {
+            counts.insert(
+                kind.clone(),
+                group.get("count").cloned().unwrap_or(json!(0)),
+            );
+            scores.insert(
+                kind.clone(),
+                group.get("sum_scores").cloned().unwrap_or(json!(0)),
+            );
+        }
+        map.serialize_entry("reaction_counts", &counts)?;
+        map.serialize_entry("reaction_scores", &scores)?;
+        map.serialize_entry("reaction_groups", &message.reaction_groups)?;
+        let latest: Vec<ReactionView<'_>> = message
+            .latest_reactions
+            .iter()
+            .map(|reaction| ReactionView { reaction, users })
+            .collect();
+        map.serialize_entry("latest_reactions", &latest)?;
+        let own: Vec<ReactionView<'_>> = self
+            .own
+            .iter()
+            .map(|reaction| ReactionView { reaction, users })
+            .collect();
+        map.serialize_entry("own_reactions", &own)?;
+        map.serialize_entry("reply_count", &message.reply_count)?;
+        map.serialize_entry("deleted_reply_count", &0)?;
+        if let Some(parent_id) = &message.parent_id {
+            map.serialize_entry("parent_id", parent_id)?;
+            map.serialize_entry("show_in_channel", &message.show_in_channel)?;
+        }
+        if !message.thread_participants.is_empty() {
+            let participants: Vec<UserJson<'_>> = message
+                .thread_participants
                 .iter()
-                .map(|r| reaction(r, users))
-                .collect(),
-        ),
-    );
-    out.insert(
-        "own_reactions".into(),
-        Value::Array(own.iter().map(|r| reaction(r, users)).collect()),
-    );
-    out.insert("reply_count".into(), json!(message.reply_count));
-    out.insert("deleted_reply_count".into(), json!(0));
-    if let Some(parent_id) = &message.parent_id {
-        out.insert("parent_id".into(), json!(parent_id));
-        out.insert("show_in_channel".into(), json!(message.show_in_channel));
+                .map(|id| users.json(id))
+                .collect();
+            map.serialize_entry("thread_participants", &participants)?;
+        }
+        if let Some(quoted) = self.quoted {
+            let quoted = MessageView {
+                message: quoted,
+                users,
+                own: Vec::new(),
+                quoted: None,
+                shown_to_author: false,
+            };
+            map.serialize_entry("quoted_message", &quoted)?;
+        }
+        map.serialize_entry("created_at", &format(&message.created_at))?;
+        map.serialize_entry("updated_at", &format(&message.updated_at))?;
+        if let Some(deleted_at) = &message.deleted_at {
+            map.serialize_entry("deleted_at", &format(deleted_at))?;
+        }
+        map.end()
     }
-    if !message.thread_participants.is_empty() {
-        out.insert(
-            "thread_participants".into(),
-            Value::Array(
-                message
-                    .thread_participants
-                    .iter()
-                    .map(|id| users.get(id))
-                    .collect(),
-            ),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn message_with(doc: Value) -> Message {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        Message {
+            id: "m1".into(),
+            cid: "messaging:c".into(),
+            parent_id: None,
+            user_id: "alice".into(),
+            kind: "regular".into(),
+            show_in_channel: false,
+            reply_count: 0,
+            doc: doc.as_object().cloned().unwrap_or_default(),
+            reaction_groups: Map::new(),
+            latest_reactions: Vec::new(),
+            thread_participants: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        }
+    }
+
+    fn users() -> Users {
+        let mut alice = User::new("alice".into(), "user");
+        alice.doc.insert("name".into(), json!("Alice"));
+        Users::new(1, &Hub::new(), vec![alice])
+    }
+
+    #[test]
+    fn stored_keys_never_override_computed_ones_and_defaults_fill_gaps() {
+        let message = message_with(json!({
+            "id": "forged", "user": "forged", "thread": {"title": "t"},
+            "text": "hi", "color": "red", "pinned_by": "alice"
+        }));
+        let users = users();
+        let rendered = super::message(&message, &users, &[], None);
+        assert_eq!(rendered["id"], "m1");
+        assert_eq!(rendered["user"]["name"], "Alice");
+        assert_eq!(rendered["pinned_by"]["id"], "alice");
+        assert_eq!(rendered["text"], "hi");
+        assert_eq!(rendered["color"], "red");
+        assert_eq!(rendered["html"], "");
+        assert_eq!(rendered["pinned_at"], Value::Null);
+        assert!(rendered.get("thread").is_none());
+        assert!(rendered.get("parent_id").is_none());
+        // Serialised directly, the same message has each key once.
+        let serialised = serde_json::to_string(&MessageView {
+            message: &message,
+            users: &users,
+            own: Vec::new(),
+            quoted: None,
+            shown_to_author: false,
+        })
+        .unwrap();
+        assert_eq!(
+            serialised.matches("\"id\":\"m1\"").count(),
+            1,
+            "{serialised}"
+        );
+        assert!(!serialised.contains("forged"), "{serialised}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&serialised).unwrap(),
+            rendered
         );
     }
-    if let Some(quoted) = quoted {
-        out.insert(
-            "quoted_message".into(),
-            self::message(quoted, users, &[], None),
-        );
+
+    #[test]
+    fn a_shadowed_message_is_ordinary_to_its_author_and_unknown_users_are_minimal() {
+        let mut message = message_with(json!({"shadowed": true}));
+        message.user_id = "gone".into();
+        let view = |shown_to_author| {
+            serde_json::to_value(MessageView {
+                message: &message,
+                users: &users(),
+                own: Vec::new(),
+                quoted: None,
+                shown_to_author,
+            })
+            .unwrap()
+        };
+        assert_eq!(view(false)["shadowed"], true);
+        assert_eq!(view(true)["shadowed"], false);
+        assert_eq!(view(true)["user"]["id"], "gone");
+        assert_eq!(view(true)["user"]["online"], false);
     }
-    out.insert("created_at".into(), json!(format(&message.created_at)));
-    out.insert("updated_at".into(), json!(format(&message.updated_at)));
-    if message.deleted_at.is_some() {
-        out.insert("deleted_at".into(), time(&message.deleted_at));
-    }
-    Value::Object(out)
 }
