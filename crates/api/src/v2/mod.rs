@@ -320,6 +320,49 @@ mod tests {
     }
 
     #[test]
+    fn the_operations_document_lists_exactly_the_served_table() {
+        let document = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/v2-operations.md"
+        ))
+        .expect("docs/v2-operations.md exists (scripts/v2-operations writes it)");
+        let mut documented: Vec<(String, String, String)> = document
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (cells.len() == 6 && cells[4] == "served").then(|| {
+                    (
+                        cells[1].to_owned(),
+                        cells[2].trim_matches('`').to_owned(),
+                        cells[3].to_owned(),
+                    )
+                })
+            })
+            .collect();
+        let mut table: Vec<(String, String, String)> = OPERATIONS
+            .iter()
+            .map(|o| (o.method.to_owned(), o.path.to_owned(), o.id.to_owned()))
+            .collect();
+        documented.sort();
+        table.sort();
+        let before = table.len();
+        table.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        assert_eq!(table.len(), before, "an operation is listed twice");
+        assert_eq!(
+            documented, table,
+            "docs/v2-operations.md is stale: run scripts/v2-operations"
+        );
+    }
+
+    #[test]
+    fn every_served_path_is_under_a_v2_prefix() {
+        for operation in OPERATIONS {
+            assert!(operation.path.starts_with("/api/v2/"), "{operation:?}");
+            assert_ne!(root_path(operation.path), operation.path, "{operation:?}");
+        }
+    }
+
+    #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(percent_encode("user-1_x.y~"), "user-1_x.y~");
