@@ -262,6 +262,26 @@ def user_client(eddy: EddyServer, client: StreamChat) -> Callable[..., StreamCha
     return _make
 
 
+@pytest.fixture(scope="session")
+def stream(eddy: EddyServer):
+    """Stream's v2 SDK (PyPI getstream), server-side (its tokens carry no claims at all), on the
+    /api/v2 layout of eddy."""
+    from getstream import Stream
+
+    return Stream(api_key=eddy.api_key, api_secret=eddy.api_secret, base_url=eddy.url)
+
+
+@pytest.fixture(scope="session")
+def stream_as(eddy: EddyServer, stream):
+    """Factory: the v2 SDK authenticated as one user (a token-only client)."""
+    from getstream import Stream
+
+    def _make(user_id: str):
+        return Stream(api_key=eddy.api_key, token=stream.create_token(user_id), base_url=eddy.url)
+
+    return _make
+
+
 def uid(prefix: str = "u") -> str:
     """A unique id made only of characters every id type accepts."""
     return f"{prefix}-{uuid.uuid4().hex}"

@@ -7,6 +7,7 @@ mod reply;
 mod roles;
 mod routes;
 mod socket;
+pub mod v2;
 
 pub use rate_limit::RateLimiter;
 pub use routes::router;

@@ -56,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/users/block", post(block_user).get(get_blocked_users))
         .route("/users/unblock", post(unblock_user))
+        .route("/users/delete", post(delete_users))
+        .route("/users/deactivate", post(deactivate_users))
+        .route("/users/reactivate", post(reactivate_users))
         .route("/users/{user_id}", delete(delete_user))
         .route("/users/{user_id}/deactivate", post(deactivate_user))
         .route("/users/{user_id}/reactivate", post(reactivate_user))
@@ -155,9 +158,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::rate_limit::limit,
         ));
+    // The v2 layout hands each operation to these same routes (see `v2`).
+    let root = api.clone().with_state(state.clone());
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api)
+        .merge(crate::v2::routes(root))
         .fallback(unknown_route)
         .layer(axum::middleware::map_response(
             crate::reply::stream_error_body,
@@ -256,6 +262,45 @@ async fn delete_user(
     let hard = context.flag("hard_delete");
     let result = state.chat.delete_user(context.app.id, &user_id, hard).await;
     answer(&context, StatusCode::OK, result)
+}
+
+async fn delete_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("DeleteUsers")?;
+    let request: DeleteUsers = context.body(&body)?;
+    let result = state.chat.delete_users(context.app.id, request).await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn deactivate_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("DeactivateUsers")?;
+    let request: UsersActivation = context.body(&body)?;
+    let result = state
+        .chat
+        .set_users_active(context.app.id, request, false)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn reactivate_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("ReactivateUsers")?;
+    let request: UsersActivation = context.body(&body)?;
+    let result = state
+        .chat
+        .set_users_active(context.app.id, request, true)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
 }
 
 async fn deactivate_user(

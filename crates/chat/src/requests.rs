@@ -490,3 +490,23 @@ pub struct UpdateBlocklist {
     pub words: Option<Vec<String>>,
     pub team: Option<String>,
 }
+
+/// `POST /users/delete`: users deleted in a background task.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteUsers {
+    pub user_ids: Vec<String>,
+    /// `soft` (default), `pruning` or `hard`.
+    pub user: Option<String>,
+    pub messages: Option<String>,
+    pub conversations: Option<String>,
+    pub new_channel_owner_id: Option<String>,
+}
+
+/// `POST /users/deactivate` and `POST /users/reactivate`: users (de)activated in a background task.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UsersActivation {
+    pub user_ids: Vec<String>,
+    pub created_by_id: Option<String>,
+}

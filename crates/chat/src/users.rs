@@ -3,7 +3,9 @@
 use crate::bans::{hide_own_shadow_ban, keep_ban_keys};
 use crate::events::user_event;
 use crate::render::{self, Users};
-use crate::requests::{PartialUser, QueryUsers, UpdateUsersPartial, UpsertUsers, UserRef};
+use crate::requests::{
+    DeleteUsers, PartialUser, QueryUsers, UpdateUsersPartial, UpsertUsers, UserRef, UsersActivation,
+};
 use crate::{store_error, Actor, Chat, ChatResult};
 use chrono::Utc;
 use eddy_bus::Audience;
@@ -41,6 +43,14 @@ const COMPUTED_USER_KEYS: &[&str] = &[
 const SERVER_ONLY_USER_KEYS: &[&str] =
     &["role", "teams", "teams_role", "revoke_tokens_issued_before"];
 const MAX_CUSTOM_BYTES: usize = 5 * 1024;
+
+/// Batch user operations name 1 to 100 users.
+fn check_batch(user_ids: &[String], operation: &str) -> ChatResult<()> {
+    if user_ids.is_empty() || user_ids.len() > 100 {
+        return Err(ApiError::input("user_ids must list 1 to 100 users").in_operation(operation));
+    }
+    Ok(())
+}
 
 /// Whether the user turned off a privacy setting (`typing_indicators`, `read_receipts`, ...).
 pub(crate) fn privacy_off(user: &User, setting: &str) -> bool {
@@ -517,6 +527,79 @@ impl Chat {
         )
         .await;
         Ok(json!({ "user": render::user(&user, false) }))
+    }
+
+    /// `POST /users/delete`: checks the request, then deletes the users in a background task whose
+    /// result is `{<user_id>: {"status": "ok" | "error", "error"?}}`.
+    pub async fn delete_users(&self, app: AppId, request: DeleteUsers) -> ChatResult<Value> {
+        const OP: &str = "DeleteUsers";
+        check_batch(&request.user_ids, OP)?;
+        let hard = match request.user.as_deref() {
+            None | Some("soft" | "pruning") => false,
+            Some("hard") => true,
+            Some(other) => {
+                return Err(ApiError::input(format!(
+                    "user must be soft, pruning or hard, got {other:?}"
+                ))
+                .in_operation(OP))
+            }
+        };
+        let unsupported = [
+            ("messages", request.messages.is_some()),
+            ("conversations", request.conversations.is_some()),
+            (
+                "new_channel_owner_id",
+                request.new_channel_owner_id.is_some(),
+            ),
+        ];
+        if let Some((field, _)) = unsupported.iter().find(|(_, given)| *given) {
+            return Err(ApiError::input(format!(
+                "{field} is not supported by this server: deleting users keeps their messages and channels"
+            ))
+            .in_operation(OP));
+        }
+        let chat = self.clone();
+        let task_id = self.tasks.spawn(async move {
+            let mut result = Map::new();
+            for id in request.user_ids {
+                let status = match chat.delete_user(app, &id, hard).await {
+                    Ok(_) => json!({"status": "ok"}),
+                    Err(error) => json!({"status": "error", "error": error.message}),
+                };
+                result.insert(id, status);
+            }
+            Ok(Value::Object(result))
+        });
+        Ok(json!({ "task_id": task_id }))
+    }
+
+    /// `POST /users/deactivate` and `POST /users/reactivate`: (de)activates the users in a background
+    /// task whose result is `{users: [User]}`; the task fails on the first user that cannot be changed.
+    pub async fn set_users_active(
+        &self,
+        app: AppId,
+        request: UsersActivation,
+        active: bool,
+    ) -> ChatResult<Value> {
+        let operation = if active {
+            "ReactivateUsers"
+        } else {
+            "DeactivateUsers"
+        };
+        check_batch(&request.user_ids, operation)?;
+        let chat = self.clone();
+        let task_id = self.tasks.spawn(async move {
+            let mut users = Vec::new();
+            for id in request.user_ids {
+                let mut answer = chat
+                    .set_user_active(app, &id, active)
+                    .await
+                    .map_err(|error| error.message)?;
+                users.push(answer["user"].take());
+            }
+            Ok(json!({ "users": users }))
+        });
+        Ok(json!({ "task_id": task_id }))
     }
 
     pub async fn set_user_active(&self, app: AppId, id: &str, active: bool) -> ChatResult<Value> {

@@ -1202,3 +1202,170 @@ async fn slow_mode_refuses_a_users_second_message_within_the_cooldown() {
     assert!(!texts.contains(&"too soon"));
     assert!(texts.contains(&"after the wait"));
 }
+
+/// v2 answers omit nulls (custom data is the caller's and kept as it is).
+fn assert_no_nulls(value: &Value) {
+    match value {
+        Value::Null => panic!("a null in a v2 answer"),
+        Value::Array(items) => items.iter().for_each(assert_no_nulls),
+        Value::Object(fields) => fields
+            .iter()
+            .filter(|(key, _)| key.as_str() != "custom")
+            .for_each(|(_, v)| assert_no_nulls(v)),
+        _ => {}
+    }
+}
+
+/// stream-py's server tokens: no claims at all.
+fn empty_claims_token() -> String {
+    token(json!({}), SECRET)
+}
+
+#[tokio::test]
+async fn v2_layout_nests_custom_data_and_answers_times_in_nanoseconds() {
+    let server = start();
+    let admin = empty_claims_token();
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v2/users",
+        &admin,
+        Some(json!({"users": {"v2-ann": {"id": "v2-ann", "name": "Ann", "custom": {"team": "blue"}}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let user = &body["users"]["v2-ann"];
+    assert_eq!(
+        (user["name"].clone(), user["custom"].clone()),
+        (json!("Ann"), json!({"team": "blue"}))
+    );
+    let nanos = user["created_at"]
+        .as_i64()
+        .expect("created_at in nanoseconds");
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    assert!((now - nanos).abs() < 120_000_000_000, "{nanos} is not now");
+
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v2/chat/channels/messaging/v2-general/query",
+        &admin,
+        Some(
+            json!({"data": {"created_by_id": "v2-ann", "custom": {"topic": "rust"},
+                              "members": [{"user_id": "v2-ann", "custom": {"hat": "top"}}]}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["channel"]["custom"], json!({"topic": "rust"}));
+    assert_eq!(body["members"][0]["custom"], json!({"hat": "top"}));
+    assert!(body["channel"]["created_at"].is_i64());
+    assert_no_nulls(&body);
+
+    // The same channel on the root layout: one service, two wire formats.
+    let (status, root) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/v2-general/query",
+        &server_token(),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201, "{root}");
+    assert_eq!(root["channel"]["topic"], "rust");
+    assert!(root["channel"]["created_at"].is_string());
+
+    let payload =
+        urlencode(&json!({"filter_conditions": {"team": "blue"}, "limit": null}).to_string());
+    let (status, found) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v2/users?payload={payload}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["users"][0]["id"], "v2-ann");
+}
+
+#[tokio::test]
+async fn v2_operations_eddy_lacks_are_code_4_and_errors_keep_their_codes() {
+    let server = start();
+    let admin = empty_claims_token();
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v2/polls"),
+        (
+            reqwest::Method::GET,
+            "/api/v2/chat/channels/messaging/general",
+        ),
+        (reqwest::Method::POST, "/api/v2/moderation/review_queue"),
+        (reqwest::Method::GET, "/api/v2/no-such-thing"),
+    ] {
+        let (status, body) = call(&server, method.clone(), path, &admin, Some(json!({}))).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (400, json!(4)),
+            "{method} {path}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not supported"),
+            "{body}"
+        );
+        assert_eq!(body["details"], json!([]));
+    }
+    let (status, body) = call(
+        &server,
+        reqwest::Method::PATCH,
+        "/api/v2/app",
+        &user_token("somebody"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (403, json!(17)), "{body}");
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v2/tasks/00000000-0000-0000-0000-000000000000",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (404, json!(16)), "{body}");
+}
+
+/// Every operation of the v2 table reaches a root route: none answers "not supported", "not an
+/// endpoint" or a refused method, whatever the (empty) request makes of it.
+#[tokio::test]
+async fn every_v2_operation_reaches_its_root_route() {
+    let server = start();
+    let admin = empty_claims_token();
+    for operation in eddy_api::v2::OPERATIONS {
+        let path = operation
+            .path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(operation.method.as_bytes()).expect("method");
+        let (status, body) = call(&server, method, &path, &admin, Some(json!({}))).await;
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            status != 405
+                && status < 500
+                && !message.contains("not supported by this server (eddy")
+                && !message.contains("is not an endpoint"),
+            "{} {path}: {status} {body}",
+            operation.method
+        );
+    }
+}
