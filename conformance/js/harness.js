@@ -506,11 +506,12 @@ export async function expectApiError(fn) {
 export const CLUSTER_NODES = Number(process.env.EDDY_CONFORMANCE_NODES || 1);
 
 /**
- * A skip reason for scenarios that need cluster-wide watcher counts or presence, which eddy still
- * keeps per node (ARCHITECTURE.md); `false` on one node.
+ * Waits until the nodes of a multi-node run have told each other of connections and watches just
+ * made (eddy reports them over the bus within milliseconds); returns at once on one node.
  */
-export const PER_NODE_STATE =
-  CLUSTER_NODES > 1 && 'watcher counts and presence are still per node (issue 6)';
+export async function clusterSettled() {
+  if (CLUSTER_NODES > 1) await new Promise((resolve) => setTimeout(resolve, 150));
+}
 
 let counter = 0;
 /** A short unique id for channels in one test run. */

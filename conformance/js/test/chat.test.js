@@ -2,11 +2,11 @@
 // indicators, editing and deleting messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { useEddy, waitForEvent, uniqueId, PER_NODE_STATE } from '../harness.js';
+import { useEddy, waitForEvent, uniqueId, clusterSettled } from '../harness.js';
 
 const eddy = useEddy();
 
-test('two users chat over WebSockets', { skip: PER_NODE_STATE }, async () => {
+test('two users chat over WebSockets', async () => {
   // Server-side upsert with a custom field: legacy paths return it flattened.
   const upsert = await eddy.server.upsertUsers([
     { id: 'alice', name: 'Alice', favorite_color: 'blue' },
@@ -58,6 +58,7 @@ test('two users chat over WebSockets', { skip: PER_NODE_STATE }, async () => {
   assert.equal(created.channel.created_by.id, 'alice');
   assert.deepEqual(created.members.map((m) => m.user_id ?? m.user.id).sort(), ['alice', 'bob']);
   assert.deepEqual(created.messages, []);
+  await clusterSettled();
 
   const bobCh = bob.channel('messaging', channelId);
   const bobStartsWatching = waitForEvent(aliceCh, 'user.watching.start', (e) => e.user?.id === 'bob');

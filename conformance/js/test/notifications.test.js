@@ -1,7 +1,7 @@
 // Scenario 7: notification events for members who are not watching.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { useEddy, waitForEvent, uniqueId, PER_NODE_STATE } from '../harness.js';
+import { useEddy, waitForEvent, uniqueId } from '../harness.js';
 
 const eddy = useEddy();
 
@@ -62,7 +62,7 @@ test('notification.added_to_channel reaches a user added while connected', async
   assert.equal(state.membership?.user?.id ?? state.membership?.user_id, 'carol');
 });
 
-test('after stopWatching a member gets notification.message_new instead of message.new', { skip: PER_NODE_STATE }, async () => {
+test('after stopWatching a member gets notification.message_new instead of message.new', async () => {
   const { b: bob, aCh: aliceCh, bCh: bobCh } = await eddy.watchedPair(uniqueId('stopwatch'));
 
   const stopped = waitForEvent(aliceCh, 'user.watching.stop', (e) => e.user?.id === 'bob');

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { useEddy, expectApiError, PER_NODE_STATE } from '../harness.js';
+import { useEddy, expectApiError, clusterSettled } from '../harness.js';
 
 const eddy = useEddy();
 const TAG = randomBytes(6).toString('hex');
@@ -309,10 +309,11 @@ test('queryUsers: banned', async (t) => {
   assert.deepEqual(await users(eddy.server, { banned: true }), ['eve']);
 });
 
-test('queryUsers: online and last_active follow connections', { skip: PER_NODE_STATE }, async () => {
+test('queryUsers: online and last_active follow connections', async () => {
   await world();
   const { client: ann } = await eddy.connect({ id: U.ann });
   await eddy.connect({ id: U.ben });
+  await clusterSettled();
   assert.deepEqual(await users(eddy.server, { online: true }), ['ann', 'ben']);
   assert.deepEqual(await users(eddy.server, { online: false }), ['cat', 'dan', 'eve']);
   // cat, dan and eve never connected (cat and dan only wrote through the server client).

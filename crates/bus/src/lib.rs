@@ -28,6 +28,9 @@ pub enum Audience {
     UsersWatching { cid: String, user_ids: Vec<String> },
     /// Connections subscribed to these users' presence, and the users' own connections.
     PresenceOf { user_ids: Vec<String> },
+    /// Every node's hub and no socket: the body is a node's report about its own connections
+    /// (`eddy_realtime::cluster`), so presence and watcher counts are cluster-wide.
+    Nodes,
 }
 
 /// One event on its way to sockets.

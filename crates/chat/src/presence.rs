@@ -37,9 +37,14 @@ impl Chat {
     }
 
     /// Called once a connection is registered: the first connection since the user was last
-    /// announced offline makes them online (a reconnect within the grace period announces nothing).
+    /// announced offline makes them online (a reconnect within the grace period, or a user already
+    /// connected to another node, announces nothing).
     pub async fn connection_opened(&self, app: AppId, user: &User, anonymous: bool) {
-        if !anonymous && !invisible(user) && self.hub.generation(app, &user.id) == 1 {
+        if !anonymous
+            && !invisible(user)
+            && self.hub.generation(app, &user.id) == 1
+            && !self.hub.online_elsewhere(app, &user.id)
+        {
             self.publish_presence(app, user, true).await;
         }
     }

@@ -1,9 +1,10 @@
 //! Connection registry and fan-out, behind one short-held lock.
 
+use crate::cluster::{Change, NodeReport, RemoteNodes};
 use eddy_bus::{Audience, Envelope};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// Frames a connection's queue holds before the connection is dropped as too slow.
 pub const QUEUE_CAPACITY: usize = 1024;
@@ -36,21 +37,39 @@ struct State {
     followers: HashMap<(AppId, String), HashSet<String>>,
     /// Registrations per user, so an offline decision can tell whether the user came back meanwhile.
     generations: HashMap<(AppId, String), u64>,
+    /// Whether other nodes are told of changes (`Hub::start_reporting`); unset, nothing is recorded.
+    reporting: bool,
+    /// Changes of this node's state not yet reported to the other nodes.
+    pending: Vec<Change>,
 }
 
 impl State {
-    /// Distinct users watching `cid`.
-    fn watcher_count(&self, app: AppId, cid: &str) -> usize {
+    /// Users watching `cid` on this node, each once.
+    fn local_watching_users(&self, app: AppId, cid: &str) -> HashSet<&str> {
         self.watchers
             .get(&(app, cid.to_owned()))
             .map(|ids| {
                 ids.iter()
                     .filter_map(|id| self.connections.get(id))
                     .map(|c| c.user_id.as_str())
-                    .collect::<HashSet<_>>()
-                    .len()
+                    .collect()
             })
-            .unwrap_or(0)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, change: Change) {
+        if self.reporting {
+            self.pending.push(change);
+        }
+    }
+
+    fn record_watching(&mut self, app: AppId, cid: &str, user_id: &str, watching: bool) {
+        self.record(Change::Watching {
+            app,
+            cid: cid.to_owned(),
+            user_id: user_id.to_owned(),
+            watching,
+        });
     }
 
     fn user_watches(&self, app: AppId, user_id: &str, cid: &str) -> bool {
@@ -89,14 +108,102 @@ pub struct Unwatched {
     pub watcher_count: usize,
 }
 
-#[derive(Default)]
 pub struct Hub {
     state: Mutex<State>,
+    /// This node's name in reports to the other nodes.
+    node_id: String,
+    /// What the other nodes reported (locked after `state` when both are held).
+    remote: Mutex<RemoteNodes>,
+    changes_ready: Notify,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            state: Mutex::default(),
+            node_id: uuid::Uuid::new_v4().to_string(),
+            remote: Mutex::default(),
+            changes_ready: Notify::new(),
+        }
+    }
 }
 
 impl Hub {
     pub fn new() -> Self {
         Hub::default()
+    }
+
+    fn remote(&self) -> MutexGuard<'_, RemoteNodes> {
+        self.remote
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// From now on, changes of this node's state are recorded for `take_changes`.
+    pub fn start_reporting(&self) {
+        self.lock().reporting = true;
+    }
+
+    /// Resolves once changes wait to be reported.
+    pub async fn changes_ready(&self) {
+        self.changes_ready.notified().await;
+    }
+
+    /// The changes recorded since the last call (or snapshot), in order.
+    pub fn take_changes(&self) -> Vec<Change> {
+        std::mem::take(&mut self.lock().pending)
+    }
+
+    /// This node's whole state as changes from nothing; what was pending is part of it.
+    pub fn snapshot(&self) -> Vec<Change> {
+        let mut state = self.lock();
+        state.pending.clear();
+        let mut changes: Vec<Change> = state
+            .by_user
+            .keys()
+            .map(|(app, user_id)| Change::Online {
+                app: *app,
+                user_id: user_id.clone(),
+                online: true,
+            })
+            .collect();
+        for (app, cid) in state.watchers.keys() {
+            for user_id in state.local_watching_users(*app, cid) {
+                changes.push(Change::Watching {
+                    app: *app,
+                    cid: cid.clone(),
+                    user_id: user_id.to_owned(),
+                    watching: true,
+                });
+            }
+        }
+        changes
+    }
+
+    /// Takes in another node's report (this node's own reports are ignored).
+    pub fn apply_report(&self, report: &NodeReport) {
+        if report.node != self.node_id {
+            self.remote().apply(report, tokio::time::Instant::now());
+        }
+    }
+
+    /// Forgets nodes that went silent; returns how many.
+    pub fn forget_silent_nodes(&self) -> usize {
+        self.remote().forget_silent(tokio::time::Instant::now())
+    }
+
+    /// Other nodes currently known.
+    pub fn remote_node_count(&self) -> usize {
+        self.remote().node_count()
+    }
+
+    /// Whether the user has a connection on another node.
+    pub fn online_elsewhere(&self, app: AppId, user_id: &str) -> bool {
+        self.remote().is_online(app, user_id)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -109,11 +216,15 @@ impl Hub {
     pub fn register(&self, app: AppId, user_id: &str, connection_id: String) -> ConnectionHandle {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let mut state = self.lock();
-        state
-            .by_user
-            .entry((app, user_id.to_owned()))
-            .or_default()
-            .push(connection_id.clone());
+        let connections = state.by_user.entry((app, user_id.to_owned())).or_default();
+        connections.push(connection_id.clone());
+        if connections.len() == 1 {
+            state.record(Change::Online {
+                app,
+                user_id: user_id.to_owned(),
+                online: true,
+            });
+        }
         *state
             .generations
             .entry((app, user_id.to_owned()))
@@ -128,6 +239,8 @@ impl Hub {
                 following: HashSet::new(),
             },
         );
+        drop(state);
+        self.changes_ready.notify_one();
         ConnectionHandle {
             connection_id,
             receiver,
@@ -166,13 +279,27 @@ impl Hub {
                 }
             }
             let user_stopped = !state.user_watches(connection.app, &connection.user_id, &cid);
-            let watcher_count = state.watcher_count(connection.app, &cid);
+            if user_stopped {
+                state.record_watching(connection.app, &cid, &connection.user_id, false);
+            }
             changes.push(Unwatched {
                 cid,
                 user_stopped,
-                watcher_count,
+                watcher_count: 0,
             });
         }
+        if !state.by_user.contains_key(&key) {
+            state.record(Change::Online {
+                app: connection.app,
+                user_id: connection.user_id.clone(),
+                online: false,
+            });
+        }
+        drop(state);
+        for change in &mut changes {
+            change.watcher_count = self.watcher_count(connection.app, &change.cid);
+        }
+        self.changes_ready.notify_one();
         changes
     }
 
@@ -197,9 +324,10 @@ impl Hub {
         let user_started = !state.user_watches(app, &user_id, cid);
         if let Some(connection) = state.connections.get_mut(connection_id) {
             if !connection.watching.insert(cid.to_owned()) {
+                drop(state);
                 return Some(WatchChange {
                     user_started: false,
-                    watcher_count: state.watcher_count(app, cid),
+                    watcher_count: self.watcher_count(app, cid),
                 });
             }
         }
@@ -208,9 +336,14 @@ impl Hub {
             .entry((app, cid.to_owned()))
             .or_default()
             .insert(connection_id.to_owned());
+        if user_started {
+            state.record_watching(app, cid, &user_id, true);
+        }
+        drop(state);
+        self.changes_ready.notify_one();
         Some(WatchChange {
             user_started,
-            watcher_count: state.watcher_count(app, cid),
+            watcher_count: self.watcher_count(app, cid),
         })
     }
 
@@ -232,10 +365,16 @@ impl Hub {
                 state.watchers.remove(&key);
             }
         }
+        let user_stopped = !state.user_watches(app, &user_id, cid);
+        if user_stopped {
+            state.record_watching(app, cid, &user_id, false);
+        }
+        drop(state);
+        self.changes_ready.notify_one();
         Some(Unwatched {
             cid: cid.to_owned(),
-            user_stopped: !state.user_watches(app, &user_id, cid),
-            watcher_count: state.watcher_count(app, cid),
+            user_stopped,
+            watcher_count: self.watcher_count(app, cid),
         })
     }
 
@@ -278,7 +417,8 @@ impl Hub {
         let mut state = self.lock();
         let key = (app, user_id.to_owned());
         let settled = !state.by_user.contains_key(&key)
-            && state.generations.get(&key).copied().unwrap_or(0) == generation;
+            && state.generations.get(&key).copied().unwrap_or(0) == generation
+            && !self.remote().is_online(app, user_id);
         if settled {
             state.generations.remove(&key);
         }
@@ -293,40 +433,46 @@ impl Hub {
             .map_or(0, Vec::len)
     }
 
+    /// Distinct users watching `cid` on any node.
     pub fn watcher_count(&self, app: AppId, cid: &str) -> usize {
-        self.lock().watcher_count(app, cid)
+        self.watching_users(app, cid).len()
     }
 
-    /// Users watching `cid`, each once.
+    /// Users watching `cid` on any node, each once, sorted.
     pub fn watching_users(&self, app: AppId, cid: &str) -> Vec<String> {
-        let state = self.lock();
-        let mut users: Vec<String> = state
-            .watchers
-            .get(&(app, cid.to_owned()))
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| state.connections.get(id))
-                    .map(|c| c.user_id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut users: Vec<String> = {
+            let state = self.lock();
+            state
+                .local_watching_users(app, cid)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        users.extend(self.remote().watching_users(app, cid).cloned());
         users.sort();
         users.dedup();
         users
     }
 
-    /// Users of `app` with at least one live connection on this node.
+    /// Users of `app` with at least one live connection on any node.
     pub fn online_users(&self, app: AppId) -> Vec<String> {
-        self.lock()
+        let mut users: Vec<String> = self
+            .lock()
             .by_user
             .keys()
             .filter(|(user_app, _)| *user_app == app)
             .map(|(_, user_id)| user_id.clone())
-            .collect()
+            .collect();
+        users.extend(self.remote().online_users(app).cloned());
+        users.sort();
+        users.dedup();
+        users
     }
 
+    /// Whether the user has a live connection on any node.
     pub fn is_online(&self, app: AppId, user_id: &str) -> bool {
         self.lock().by_user.contains_key(&(app, user_id.to_owned()))
+            || self.remote().is_online(app, user_id)
     }
 
     pub fn connection_count(&self) -> usize {
@@ -363,6 +509,8 @@ impl Hub {
             let mut targets: HashSet<&str> = HashSet::new();
             for audience in &envelope.audiences {
                 match audience {
+                    // Node reports are for the hub (`run_delivery`), never for sockets.
+                    Audience::Nodes => {}
                     Audience::Watchers { cid } => {
                         if let Some(ids) = state.watchers.get(&(envelope.app, cid.clone())) {
                             targets.extend(ids.iter().map(String::as_str));

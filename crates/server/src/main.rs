@@ -164,6 +164,10 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     let bus = open_bus(&config).await?;
     let hub = Arc::new(Hub::new());
     tokio::spawn(eddy_realtime::run_delivery(hub.clone(), bus.subscribe()));
+    if config.bus.is_some() {
+        // Other nodes share this bus: tell them who is online and who watches what here.
+        tokio::spawn(eddy_realtime::run_cluster_reports(hub.clone(), bus.clone()));
+    }
     let ready = Arc::new(AtomicBool::new(false));
     let mut chat = Chat::new(store, bus, hub);
     chat.keep_events();
