@@ -2,6 +2,7 @@
 
 mod context;
 pub mod longpoll;
+mod metrics;
 mod rate_limit;
 mod reply;
 mod roles;

@@ -162,6 +162,7 @@ pub fn router(state: AppState) -> Router {
     let root = api.clone().with_state(state.clone());
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::metrics))
         .merge(api)
         .merge(crate::v2::routes(root))
         .fallback(unknown_route)

@@ -7,7 +7,7 @@ mod in_process;
 mod nats;
 
 pub use in_process::InProcessBus;
-pub use nats::{NatsBus, NatsHealth, NatsOptions};
+pub use nats::{BusHealth, NatsBus, NatsOptions};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -123,6 +123,10 @@ impl Subscription {
 pub trait Bus: Send + Sync {
     async fn publish(&self, envelope: Envelope) -> Result<(), BusError>;
     fn subscribe(&self) -> Subscription;
+    /// The connection's health, for a bus that reaches other nodes; `None` in process.
+    fn health(&self) -> Option<BusHealth> {
+        None
+    }
 }
 
 #[cfg(test)]

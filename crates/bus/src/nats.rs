@@ -48,9 +48,9 @@ impl Default for NatsOptions {
     }
 }
 
-/// A snapshot of the NATS connection's health, for status endpoints and logs.
+/// A snapshot of the bus connection's health (NATS), for `/metrics` and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NatsHealth {
+pub struct BusHealth {
     /// True while the client is not connected to any server (async-nats keeps reconnecting).
     pub disconnected: bool,
     /// Successful connects after the first one.
@@ -278,7 +278,7 @@ impl NatsBus {
     }
 
     /// The connection's health right now.
-    pub fn health(&self) -> NatsHealth {
+    pub fn health(&self) -> BusHealth {
         let counters = &self.health;
         let last = counters
             .last_event
@@ -289,7 +289,7 @@ impl NatsBus {
             Some((event, at)) => (Some(event), Some(at)),
             None => (None, None),
         };
-        NatsHealth {
+        BusHealth {
             disconnected: self.client.connection_state()
                 != async_nats::connection::State::Connected,
             reconnects: counters.reconnects.load(Ordering::Relaxed),
@@ -388,6 +388,10 @@ impl Bus for NatsBus {
         Subscription {
             receiver: self.sender.subscribe(),
         }
+    }
+
+    fn health(&self) -> Option<BusHealth> {
+        Some(NatsBus::health(self))
     }
 }
 

@@ -34,11 +34,17 @@ impl Drop for TempDir {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+/// The binary with extra `serve` arguments (a bus URL, ...).
+fn start_with(extra: &[&str]) -> Server {
     let data =
         std::env::temp_dir().join(format!("eddy-itest-{}-{}", std::process::id(), uuid_like()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
+        .args(extra)
         .env("EDDY_API_KEY", KEY)
         .env("EDDY_API_SECRET", SECRET)
         .env("RUST_LOG", "warn")
@@ -1368,4 +1374,172 @@ async fn every_v2_operation_reaches_its_root_route() {
             operation.method
         );
     }
+}
+
+/// A `nats-server` of the test's own, so the test can take it down; `None` (test skipped) when
+/// the binary is missing (`EDDY_NATS_SERVER_BIN` names it).
+struct PrivateNats {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateNats {
+    fn start(port: u16) -> Option<PrivateNats> {
+        let binary =
+            std::env::var("EDDY_NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".to_owned());
+        match Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => Some(PrivateNats { child, port }),
+            Err(error) => {
+                eprintln!("skipping: cannot start {binary} ({error}); set EDDY_NATS_SERVER_BIN");
+                None
+            }
+        }
+    }
+
+    async fn wait_until_listening(&self) {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("private nats-server on port {} did not start", self.port);
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One value of `GET /metrics`.
+async fn metric(server: &Server, name: &str) -> Option<u64> {
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.parse().ok())
+}
+
+async fn wait_for_metric(server: &Server, name: &str, wanted: u64) {
+    for _ in 0..400 {
+        if metric(server, name).await == Some(wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never became {wanted}");
+}
+
+#[tokio::test]
+async fn rest_keeps_persisting_while_nats_is_down_and_events_resume_after() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(nats) = PrivateNats::start(port) else {
+        return;
+    };
+    nats.wait_until_listening().await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let server = start_with(&["--bus", &url]);
+    assert_eq!(metric(&server, "eddy_bus_connected").await, Some(1));
+    assert_eq!(metric(&server, "eddy_websocket_connections").await, Some(0));
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(json!({"users": {"alice": {"id": "alice"}, "bob": {"id": "bob"}}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (mut bob, hello) = connect(&server, "bob", &user_token("bob")).await;
+    let bob_connection = hello["connection_id"].as_str().expect("id").to_owned();
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/channels/messaging/outage/query?connection_id={bob_connection}"),
+        &user_token("bob"),
+        Some(json!({"data": {"members": ["alice", "bob"]}, "watch": true})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let send = |text: &'static str| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                reqwest::Method::POST,
+                "/channels/messaging/outage/message",
+                &user_token("alice"),
+                Some(json!({"message": {"text": text}})),
+            )
+            .await
+        }
+    };
+    assert_eq!(send("before").await.0, 201);
+    assert_eq!(
+        next_of(&mut bob, "message.new").await["message"]["text"],
+        "before"
+    );
+
+    // NATS goes away: the node says so, and sending still succeeds and persists.
+    drop(nats);
+    wait_for_metric(&server, "eddy_bus_connected", 0).await;
+    let (status, answer) = send("during").await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, state) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/outage/query",
+        &user_token("alice"),
+        Some(json!({"state": true})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let texts: Vec<&str> = state["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["before", "during"]);
+
+    // NATS is back on the same address: the node reconnects, says so, and events flow again.
+    let nats = PrivateNats::start(port).expect("nats-server restarts");
+    nats.wait_until_listening().await;
+    wait_for_metric(&server, "eddy_bus_connected", 1).await;
+    assert!(metric(&server, "eddy_bus_reconnects_total").await >= Some(1));
+    assert!(metric(&server, "eddy_bus_disconnects_total").await >= Some(1));
+    assert_eq!(send("after").await.0, 201);
+    let mut seen = Vec::new();
+    while !seen.contains(&"after".to_owned()) {
+        let event = next_of(&mut bob, "message.new").await;
+        seen.push(
+            event["message"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        !seen.contains(&"before".to_owned()),
+        "nothing is delivered twice: {seen:?}"
+    );
 }
