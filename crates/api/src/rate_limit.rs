@@ -20,7 +20,9 @@ struct Window {
     used: u32,
 }
 
-/// Fixed one-minute windows; each node counts its own traffic.
+/// Fixed one-minute windows. Each node counts its own traffic against its share of the budget:
+/// with N nodes in the cluster (this one plus those it hears from), 1/N of it, rounded up, which
+/// holds the whole cluster to the budget when the load balancer spreads requests evenly.
 pub struct RateLimiter {
     per_minute: u32,
     windows: Mutex<HashMap<(String, String, &'static str), Window>>,
@@ -34,8 +36,21 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request; returns (allowed, remaining, reset unix second).
-    fn take(&self, key: (String, String, &'static str), now: i64) -> (bool, u32, i64) {
+    /// This node's budget per window when the cluster has `nodes` nodes.
+    fn share(&self, nodes: usize) -> u32 {
+        let nodes = u32::try_from(nodes.max(1)).unwrap_or(u32::MAX);
+        self.per_minute.div_ceil(nodes)
+    }
+
+    /// Counts one request against this node's share; returns (allowed, limit, remaining, reset
+    /// unix second).
+    fn take(
+        &self,
+        key: (String, String, &'static str),
+        now: i64,
+        nodes: usize,
+    ) -> (bool, u32, u32, i64) {
+        let limit = self.share(nodes);
         let minute = now / 60;
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if windows.len() >= SWEEP_AT {
@@ -45,11 +60,16 @@ impl RateLimiter {
         if window.minute != minute {
             *window = Window { minute, used: 0 };
         }
-        let allowed = window.used < self.per_minute;
+        let allowed = window.used < limit;
         if allowed {
             window.used += 1;
         }
-        (allowed, self.per_minute - window.used, (minute + 1) * 60)
+        (
+            allowed,
+            limit,
+            limit.saturating_sub(window.used),
+            (minute + 1) * 60,
+        )
     }
 }
 
@@ -91,7 +111,11 @@ pub async fn limit(
         .to_owned();
     let route = path.map(|p| p.as_str().to_owned()).unwrap_or_default();
     let key = (api_key, route, platform(&request));
-    let (allowed, remaining, reset) = state.rate_limiter.take(key, chrono::Utc::now().timestamp());
+    let nodes = 1 + state.chat.hub.remote_node_count();
+    let (allowed, limit, remaining, reset) =
+        state
+            .rate_limiter
+            .take(key, chrono::Utc::now().timestamp(), nodes);
     let mut response = if allowed {
         next.run(request).await
     } else {
@@ -108,10 +132,7 @@ pub async fn limit(
     };
     let headers = response.headers_mut();
     for (name, value) in [
-        (
-            "x-ratelimit-limit",
-            state.rate_limiter.per_minute.to_string(),
-        ),
+        ("x-ratelimit-limit", limit.to_string()),
         ("x-ratelimit-remaining", remaining.to_string()),
         ("x-ratelimit-reset", reset.to_string()),
     ] {
@@ -130,13 +151,28 @@ mod tests {
     fn budgets_run_out_and_refill_next_minute() {
         let limiter = RateLimiter::new(2);
         let key = || ("k".to_owned(), "/app".to_owned(), "server_side");
-        assert_eq!(limiter.take(key(), 120), (true, 1, 180));
-        assert_eq!(limiter.take(key(), 121), (true, 0, 180));
-        assert_eq!(limiter.take(key(), 122), (false, 0, 180));
-        assert_eq!(limiter.take(key(), 180), (true, 1, 240));
+        assert_eq!(limiter.take(key(), 120, 1), (true, 2, 1, 180));
+        assert_eq!(limiter.take(key(), 121, 1), (true, 2, 0, 180));
+        assert_eq!(limiter.take(key(), 122, 1), (false, 2, 0, 180));
+        assert_eq!(limiter.take(key(), 180, 1), (true, 2, 1, 240));
         assert_eq!(
-            limiter.take(("other".to_owned(), "/app".to_owned(), "web"), 122),
-            (true, 1, 180)
+            limiter.take(("other".to_owned(), "/app".to_owned(), "web"), 122, 1),
+            (true, 2, 1, 180)
         );
+    }
+
+    #[test]
+    fn each_node_of_a_cluster_holds_its_share_of_the_budget() {
+        let limiter = RateLimiter::new(5);
+        let key = || ("k".to_owned(), "/app".to_owned(), "server_side");
+        // Two nodes: 3 each (rounded up), so the cluster allows at most 6 of the 5 per minute.
+        assert_eq!(limiter.take(key(), 60, 2), (true, 3, 2, 120));
+        assert_eq!(limiter.take(key(), 61, 2), (true, 3, 1, 120));
+        assert_eq!(limiter.take(key(), 62, 2), (true, 3, 0, 120));
+        assert_eq!(limiter.take(key(), 63, 2), (false, 3, 0, 120));
+        // The other node went away: this one has the whole budget again.
+        assert_eq!(limiter.take(key(), 64, 1), (true, 5, 1, 120));
+        assert_eq!(RateLimiter::new(10).share(3), 4);
+        assert_eq!(RateLimiter::new(10).share(0), 10);
     }
 }

@@ -138,7 +138,7 @@ fn set_pinned(
 impl Chat {
     /// Slow mode: a user's second message within the channel's `cooldown` is refused with code 60;
     /// server-side sends and holders of `skip-channel-cooldown` are exempt.
-    fn check_slow_mode(
+    async fn check_slow_mode(
         &self,
         app: AppId,
         actor: &Actor,
@@ -170,9 +170,30 @@ impl Chat {
             return Ok(());
         }
         let cooldown = std::time::Duration::from_secs(cooldown.unsigned_abs());
-        self.slow_mode
-            .try_send(app, &context.channel.cid, &user.id, cooldown)
-            .map_err(|wait| {
+        // A message taken by another node (or before a restart) counts too: ask the store first,
+        // then record here, where one lock settles concurrent sends on this node.
+        let now = Utc::now();
+        let since = now - chrono::Duration::from_std(cooldown).unwrap_or_default();
+        let previous = self
+            .store
+            .latest_message_time_by(app, &context.channel.cid, &user.id, &since)
+            .await
+            .map_err(store_error(operation))?;
+        let stored_wait = previous
+            .and_then(|at| {
+                (at + chrono::Duration::from_std(cooldown).ok()?)
+                    .signed_duration_since(now)
+                    .to_std()
+                    .ok()
+            })
+            .filter(|wait| !wait.is_zero());
+        let checked = match stored_wait {
+            Some(wait) => Err(wait),
+            None => self
+                .slow_mode
+                .try_send(app, &context.channel.cid, &user.id, cooldown),
+        };
+        checked.map_err(|wait| {
                 ApiError::new(
                     ErrorCode::CoolDown,
                     format!(
@@ -551,7 +572,7 @@ impl Chat {
             updated_at: now,
             deleted_at: None,
         };
-        self.check_slow_mode(app, actor, context, user, OP)?;
+        self.check_slow_mode(app, actor, context, user, OP).await?;
         let in_channel = message.parent_id.is_none() || show_in_channel;
         // A shadowed message is for its author alone: nobody else's unread count or hidden state moves.
         let counts_as_unread =

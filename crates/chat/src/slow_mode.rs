@@ -1,9 +1,9 @@
 //! Slow mode: a channel's `cooldown` (1–120 s) is the least time between two messages of one user.
 //!
-//! The time of each user's last message per channel is kept in memory on the node that took it
-//! (like rate limits, per node): a restart forgets it, so right after one a user may send once more
-//! before the cooldown applies again, and across nodes a user could alternate nodes to skip it. The
-//! check and the record are one step under a lock, so two concurrent sends cannot both pass.
+//! A send first asks the store when the user last posted in the channel (so a message taken by
+//! another node, or before a restart, counts), then checks and records the time here, in memory, as
+//! one step under a lock, so two concurrent sends on one node cannot both pass. Two sends racing on
+//! two different nodes within milliseconds can both pass.
 //! The clock is injectable so tests control time.
 
 use eddy_store::AppId;

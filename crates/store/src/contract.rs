@@ -175,6 +175,14 @@ pub trait MessageStore: Send + Sync {
         unhide: bool,
     ) -> StoreResult<SentMessage>;
     async fn message(&self, app: AppId, id: &str) -> StoreResult<Option<Message>>;
+    /// When `user_id` last posted in `cid`, if at or after `since` (slow mode, on any node).
+    async fn latest_message_time_by(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_id: &str,
+        since: &Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
     async fn messages(&self, app: AppId, ids: &[String]) -> StoreResult<Vec<Message>>;
     /// Channel history ascending, excluding thread-only replies and messages at or before `visible_after`.
     async fn channel_messages(

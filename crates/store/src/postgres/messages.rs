@@ -238,6 +238,26 @@ impl MessageStore for PostgresStore {
         Self::message_in(&self.pool, app, id).await
     }
 
+    async fn latest_message_time_by(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_id: &str,
+        since: &Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT max(created_at) FROM messages WHERE app_id = $1 AND cid = $2 AND created_at >= $3 AND user_id = $4",
+        )
+        .bind(app)
+        .bind(cid)
+        .bind(ts(since))
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        latest.map(|text| parse_ts(&text)).transpose()
+    }
+
     async fn messages(&self, app: AppId, ids: &[String]) -> StoreResult<Vec<Message>> {
         if ids.is_empty() {
             return Ok(Vec::new());

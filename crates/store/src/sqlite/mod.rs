@@ -1164,6 +1164,27 @@ impl MessageStore for SqliteStore {
         Self::message_in(&self.reader, app, id).await
     }
 
+    async fn latest_message_time_by(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_id: &str,
+        since: &Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
+        // The channel's recent messages through messages_by_channel, then the author.
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT max(created_at) FROM messages WHERE app_id = ? AND cid = ? AND created_at >= ? AND user_id = ?",
+        )
+        .bind(app)
+        .bind(cid)
+        .bind(ts(since))
+        .bind(user_id)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(backend)?;
+        latest.map(|text| parse_ts(&text)).transpose()
+    }
+
     async fn messages(&self, app: AppId, ids: &[String]) -> StoreResult<Vec<Message>> {
         if ids.is_empty() {
             return Ok(Vec::new());
