@@ -3,50 +3,11 @@
 // nanoseconds (numbers) into Dates and reads custom data under `custom`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StreamClient } from '@stream-io/node-sdk';
 import { useEddy, uniqueId } from '../harness.js';
+import { v2Helpers, recent, apiError } from '../v2_helpers.js';
 
 const eddy = useEddy();
-let cached;
-// The server-side v2 client, made once the harness has started eddy.
-const sdk = () => {
-  cached ??= new StreamClient(eddy.apiKey, eddy.apiSecret, { basePath: eddy.url, timeout: 10_000 });
-  return cached;
-};
-
-const recent = (date) => date instanceof Date && Math.abs(Date.now() - date.getTime()) < 120_000;
-
-async function user(custom = {}) {
-  const id = uniqueId('v2u');
-  await sdk().upsertUsers([{ id, name: 'Ann', custom }]);
-  return id;
-}
-
-async function channel(ids, custom = {}) {
-  const ch = sdk().chat.channel('messaging', uniqueId('v2c'));
-  const state = await ch.getOrCreate({
-    data: { created_by_id: ids[0], members: ids.map((user_id) => ({ user_id })), custom },
-  });
-  return { ch, state };
-}
-
-async function apiError(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
-
-async function settled(taskId) {
-  for (let i = 0; i < 100; i += 1) {
-    const task = await sdk().getTask({ id: taskId });
-    if (task.status !== 'pending') return task;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`task ${taskId} did not finish`);
-}
+const { sdk, user, channel, settled } = v2Helpers(eddy);
 
 test('users: custom data under custom, times as Dates, partial updates, queries', async () => {
   const id = await user({ team: 'blue', hat: 'top' });

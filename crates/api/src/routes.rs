@@ -59,7 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/users/delete", post(delete_users))
         .route("/users/deactivate", post(deactivate_users))
         .route("/users/reactivate", post(reactivate_users))
+        .route("/users/restore", post(restore_users))
         .route("/users/{user_id}", delete(delete_user))
+        .route("/users/{user_id}/event", post(send_user_custom_event))
         .route("/users/{user_id}/deactivate", post(deactivate_user))
         .route("/users/{user_id}/reactivate", post(reactivate_user))
         .route("/guest", post(create_guest))
@@ -84,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/channels/{type}/{id}/query", post(get_or_create_channel))
         .route(
             "/channels/{type}/{id}",
-            post(update_channel)
+            get(get_channel)
+                .post(update_channel)
                 .patch(update_channel_partial)
                 .delete(delete_channel),
         )
@@ -124,8 +127,14 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/{id}/undelete", post(undelete_message))
         .route("/messages/{id}/reaction", post(send_reaction))
         .route("/messages/{id}/reaction/{type}", delete(delete_reaction))
-        .route("/messages/{id}/reactions", get(get_reactions))
+        .route(
+            "/messages/{id}/reactions",
+            get(get_reactions).post(query_reactions),
+        )
         .route("/unread", get(unread_counts))
+        .route("/unread_batch", post(unread_counts_batch))
+        .route("/commands", get(list_commands))
+        .route("/commands/{name}", get(get_command))
         .route("/members", get(query_members))
         .route("/search", get(search))
         .route("/sync", post(sync))
@@ -441,6 +450,65 @@ async fn get_or_create_channel(
         )
         .await;
     answer(&context, StatusCode::CREATED, result)
+}
+
+/// `GET /channels/{type}/{id}`: the channel's state like get-or-create's, never creating it.
+async fn get_channel(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+) -> Outcome {
+    const OP: &str = "GetChannel";
+    let refuse = |error: ApiError| context.fail(error.in_operation(OP));
+    if context.param("messages_id_around").is_some() {
+        return Err(refuse(ApiError::input(
+            "messages_id_around is not supported by this server",
+        )));
+    }
+    let number = |name: &str| -> Result<Option<i64>, ErrorReply> {
+        context
+            .param(name)
+            .map(|text| {
+                text.parse::<i64>()
+                    .map_err(|_| refuse(ApiError::input(format!("{name} must be an integer"))))
+            })
+            .transpose()
+    };
+    let text = |name: &str| context.param(name).map(str::to_owned);
+    let request = GetOrCreateChannel {
+        state: context.param("state").map(|v| matches!(v, "true" | "1")),
+        messages: Some(MessagePagination {
+            limit: number("messages_limit")?,
+            id_lt: text("messages_id_lt"),
+            id_lte: text("messages_id_lte"),
+            id_gt: text("messages_id_gt"),
+            id_gte: text("messages_id_gte"),
+            ..MessagePagination::default()
+        }),
+        members: Some(Pagination {
+            limit: number("members_limit")?,
+            offset: None,
+        }),
+        watchers: Some(Pagination {
+            limit: number("watchers_limit")?,
+            offset: None,
+        }),
+        user_id: text("user_id"),
+        existing_only: true,
+        ..GetOrCreateChannel::default()
+    };
+    let result = state
+        .chat
+        .get_or_create_channel(
+            context.app.id,
+            &context.actor,
+            &kind,
+            Some(&id),
+            request,
+            context.connection_id(),
+        )
+        .await;
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn get_or_create_distinct_channel(
@@ -962,6 +1030,42 @@ async fn get_reactions(
     answer(&context, StatusCode::OK, result)
 }
 
+/// `POST /messages/{id}/reactions`: the message's reactions, newest first, like `GetReactions`.
+/// eddy keeps no reaction index to filter, sort or page by cursor, so those are refused.
+async fn query_reactions(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    let request: QueryReactions = context.body(&body)?;
+    let unsupported = [
+        (
+            "filter",
+            request.filter.as_object().is_some_and(|f| !f.is_empty()),
+        ),
+        (
+            "sort",
+            request.sort.as_array().is_some_and(|s| !s.is_empty()),
+        ),
+        ("next", request.next.is_some()),
+        ("prev", request.prev.is_some()),
+    ];
+    if let Some((name, _)) = unsupported.iter().find(|(_, used)| *used) {
+        return Err(context.fail(
+            ApiError::input(format!(
+                "{name} is not supported by this server when querying reactions"
+            ))
+            .in_operation("QueryReactions"),
+        ));
+    }
+    let result = state
+        .chat
+        .get_reactions(context.app.id, &context.actor, &id, request.limit, None)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
 async fn query_members(State(state): State<AppState>, context: RequestContext) -> Outcome {
     let request: QueryMembers = context.payload()?;
     let result = state
@@ -1264,6 +1368,58 @@ async fn unread_counts(State(state): State<AppState>, context: RequestContext) -
         }
     };
     let result = state.chat.unread_counts(context.app.id, &user).await;
+    answer(&context, StatusCode::OK, result)
+}
+
+async fn unread_counts_batch(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("UnreadCountsBatch")?;
+    let request: UserIds = context.body(&body)?;
+    let result = state.chat.unread_counts_batch(&context.app, request).await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn restore_users(
+    State(state): State<AppState>,
+    context: RequestContext,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("RestoreUsers")?;
+    let request: UserIds = context.body(&body)?;
+    let result = state.chat.restore_users(context.app.id, request).await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn send_user_custom_event(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Outcome {
+    context.require_server("SendUserCustomEvent")?;
+    let request: SendUserEvent = context.body(&body)?;
+    let result = state
+        .chat
+        .send_user_event(context.app.id, &user_id, request)
+        .await;
+    answer(&context, StatusCode::CREATED, result)
+}
+
+async fn list_commands(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    context.require_server("ListCommands")?;
+    ok(&context, state.chat.list_commands())
+}
+
+async fn get_command(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Outcome {
+    context.require_server("GetCommand")?;
+    let result = state.chat.get_command(&name);
     answer(&context, StatusCode::OK, result)
 }
 

@@ -2,7 +2,9 @@
 
 use crate::render;
 use crate::{store_error, Chat, ChatResult};
-use eddy_core::config::{ChannelConfig, MAX_MESSAGE_LENGTH_LIMIT};
+use eddy_core::config::{
+    command_object, ChannelConfig, BUILT_IN_COMMANDS, MAX_MESSAGE_LENGTH_LIMIT,
+};
 use eddy_core::ChannelTypeName;
 use eddy_protocol::ApiError;
 use eddy_store::{App, StoreError};
@@ -259,6 +261,24 @@ impl Chat {
             })?;
         self.channel_types.invalidate(app.id);
         Ok(json!({}))
+    }
+
+    /// `GET /commands`: the commands eddy knows, its built-ins (it keeps no custom commands).
+    pub fn list_commands(&self) -> Value {
+        let commands: Vec<Value> = BUILT_IN_COMMANDS.iter().map(command_object).collect();
+        json!({ "commands": commands })
+    }
+
+    /// `GET /commands/{name}`: one built-in command.
+    pub fn get_command(&self, name: &str) -> ChatResult<Value> {
+        BUILT_IN_COMMANDS
+            .iter()
+            .find(|command| command.0 == name)
+            .map(command_object)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("command {name} does not exist"))
+                    .in_operation("GetCommand")
+            })
     }
 
     pub fn get_task(&self, id: &str) -> ChatResult<Value> {

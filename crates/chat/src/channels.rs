@@ -743,6 +743,12 @@ impl Chat {
             .await
             .map_err(store_error(OP))?
             .filter(|c| c.deleted_at.is_none());
+        if existing.is_none() && request.existing_only {
+            return Err(
+                ApiError::not_found(format!("Can't find channel with cid {cid}"))
+                    .in_operation("GetChannel"),
+            );
+        }
         if existing.is_none() {
             let creator = acting.as_ref().ok_or_else(|| {
                 ApiError::input("either data.created_by or data.created_by_id must be provided when using server side auth.").in_operation(OP)

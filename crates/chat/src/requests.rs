@@ -108,6 +108,10 @@ pub struct GetOrCreateChannel {
     pub hide_for_creator: bool,
     pub user_id: Option<String>,
     pub user: Option<UserRef>,
+    /// Set by `GET /channels/{type}/{id}` (GetChannel): a missing channel is not created but
+    /// answered as not found. Never read from a body.
+    #[serde(skip)]
+    pub existing_only: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -501,6 +505,33 @@ pub struct DeleteUsers {
     pub messages: Option<String>,
     pub conversations: Option<String>,
     pub new_channel_owner_id: Option<String>,
+}
+
+/// `POST /messages/{id}/reactions` (QueryReactions).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueryReactions {
+    pub filter: Value,
+    pub sort: Value,
+    pub limit: Option<i64>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+    pub user_id: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+/// `POST /users/restore` and `POST /unread_batch`: the users concerned.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserIds {
+    pub user_ids: Vec<String>,
+}
+
+/// `POST /users/{user_id}/event`: a custom event for one user's connections.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SendUserEvent {
+    pub event: Map<String, Value>,
 }
 
 /// `POST /users/deactivate` and `POST /users/reactivate`: users (de)activated in a background task.

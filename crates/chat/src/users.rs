@@ -4,7 +4,8 @@ use crate::bans::{hide_own_shadow_ban, keep_ban_keys};
 use crate::events::user_event;
 use crate::render::{self, Users};
 use crate::requests::{
-    DeleteUsers, PartialUser, QueryUsers, UpdateUsersPartial, UpsertUsers, UserRef, UsersActivation,
+    DeleteUsers, PartialUser, QueryUsers, SendUserEvent, UpdateUsersPartial, UpsertUsers, UserIds,
+    UserRef, UsersActivation,
 };
 use crate::{store_error, Actor, Chat, ChatResult};
 use chrono::Utc;
@@ -636,6 +637,103 @@ impl Chat {
         )
         .await;
         Ok(json!({ "user": render::user(user, self.hub.is_online(app, &user.id)) }))
+    }
+
+    /// `POST /users/restore`: soft-deleted users are no longer deleted (their data was kept). Users
+    /// that are not deleted are left as they are; an unknown user fails the request before any
+    /// change.
+    pub async fn restore_users(&self, app: AppId, request: UserIds) -> ChatResult<Value> {
+        const OP: &str = "RestoreUsers";
+        check_batch(&request.user_ids, OP)?;
+        let found = self
+            .store
+            .users(app, &request.user_ids)
+            .await
+            .map_err(store_error(OP))?;
+        if let Some(missing) = request
+            .user_ids
+            .iter()
+            .find(|id| !found.iter().any(|user| &user.id == *id))
+        {
+            return Err(
+                ApiError::not_found(format!("user {missing} does not exist")).in_operation(OP),
+            );
+        }
+        let now = Utc::now();
+        let restored: Vec<User> = found
+            .into_iter()
+            .filter(|user| user.deleted_at.is_some())
+            .map(|mut user| {
+                user.deleted_at = None;
+                user.updated_at = now;
+                user
+            })
+            .collect();
+        if !restored.is_empty() {
+            self.store
+                .upsert_users(app, &restored)
+                .await
+                .map_err(store_error(OP))?;
+        }
+        Ok(json!({}))
+    }
+
+    /// `POST /unread_batch`: [`Chat::unread_counts`] of each listed user, by user id.
+    pub async fn unread_counts_batch(&self, app: &App, request: UserIds) -> ChatResult<Value> {
+        const OP: &str = "UnreadCountsBatch";
+        check_batch(&request.user_ids, OP)?;
+        let mut counts = Map::new();
+        for id in request.user_ids {
+            let user = self
+                .authenticate_user(app, &id, None)
+                .await
+                .map_err(|e| e.in_operation(OP))?;
+            let user_counts = self.unread_counts(app.id, &user).await?;
+            counts.insert(id, user_counts);
+        }
+        Ok(json!({ "counts_by_user": counts }))
+    }
+
+    /// `POST /users/{user_id}/event`: a custom event (`event.type` plus custom fields) delivered to
+    /// every connection of one existing user; event types of Stream's own events are refused.
+    pub async fn send_user_event(
+        &self,
+        app: AppId,
+        user_id: &str,
+        request: SendUserEvent,
+    ) -> ChatResult<Value> {
+        const OP: &str = "SendUserCustomEvent";
+        let mut event = request.event;
+        let kind = match event.remove("type") {
+            Some(Value::String(kind)) if !kind.is_empty() => kind,
+            _ => return Err(ApiError::input("event.type is required").in_operation(OP)),
+        };
+        if eddy_protocol::event::is_server_only(&kind) {
+            return Err(ApiError::new(
+                eddy_protocol::ErrorCode::EventNotSupported,
+                format!("event type {kind} is reserved for Stream's own events"),
+            )
+            .in_operation(OP));
+        }
+        if self.user(app, user_id).await?.is_none() {
+            return Err(
+                ApiError::not_found(format!("user {user_id} does not exist")).in_operation(OP),
+            );
+        }
+        for key in ["created_at", "user", "user_id", "cid"] {
+            event.remove(key);
+        }
+        event.extend(user_event(&kind));
+        self.publish(
+            app,
+            vec![Audience::Users {
+                user_ids: vec![user_id.to_owned()],
+            }],
+            event,
+            Vec::new(),
+        )
+        .await;
+        Ok(json!({}))
     }
 
     /// `POST /guest`: a new user with role `guest`, or the same guest again.

@@ -131,11 +131,15 @@ impl ChannelConfig {
         BUILT_IN_COMMANDS
             .iter()
             .filter(|command| enabled(command.0))
-            .map(|(name, description, args, set)| {
-                json!({"name": name, "description": description, "args": args, "set": set})
-            })
+            .map(command_object)
             .collect()
     }
+}
+
+/// A built-in command as the object channel configs and `/commands` carry.
+pub fn command_object(command: &(&str, &str, &str, &str)) -> Value {
+    let (name, description, args, set) = command;
+    json!({"name": name, "description": description, "args": args, "set": set})
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("POST", "/api/v2/users/delete", "DeleteUsers"),
     op("POST", "/api/v2/users/deactivate", "DeactivateUsers"),
     op("POST", "/api/v2/users/reactivate", "ReactivateUsers"),
+    op("POST", "/api/v2/users/restore", "RestoreUsers"),
     op(
         "POST",
         "/api/v2/users/{user_id}/deactivate",
@@ -70,10 +71,18 @@ pub const OPERATIONS: &[Operation] = &[
     op("POST", "/api/v2/users/block", "BlockUsers"),
     op("POST", "/api/v2/users/unblock", "UnblockUsers"),
     op("POST", "/api/v2/guest", "CreateGuest"),
+    op(
+        "POST",
+        "/api/v2/chat/users/{user_id}/event",
+        "SendUserCustomEvent",
+    ),
     // Devices
     op("GET", "/api/v2/devices", "ListDevices"),
     op("POST", "/api/v2/devices", "CreateDevice"),
     op("DELETE", "/api/v2/devices", "DeleteDevice"),
+    // Commands (eddy's built-ins; it keeps no custom commands)
+    op("GET", "/api/v2/chat/commands", "ListCommands"),
+    op("GET", "/api/v2/chat/commands/{name}", "GetCommand"),
     // Channel types
     op("GET", "/api/v2/chat/channeltypes", "ListChannelTypes"),
     op("POST", "/api/v2/chat/channeltypes", "CreateChannelType"),
@@ -103,6 +112,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v2/chat/channels/{type}/{id}/query",
         "GetOrCreateChannel",
     ),
+    op("GET", "/api/v2/chat/channels/{type}/{id}", "GetChannel"),
     op("POST", "/api/v2/chat/channels/{type}/{id}", "UpdateChannel"),
     op(
         "PATCH",
@@ -147,6 +157,7 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op("GET", "/api/v2/chat/members", "QueryMembers"),
     quirk("GET", "/api/v2/chat/unread", "UnreadCounts", Quirk::Unread),
+    op("POST", "/api/v2/chat/unread_batch", "UnreadCountsBatch"),
     // Messages, reactions, threads, search
     op(
         "POST",
@@ -186,6 +197,11 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/api/v2/chat/messages/{id}/reactions",
         "GetReactions",
+    ),
+    op(
+        "POST",
+        "/api/v2/chat/messages/{id}/reactions",
+        "QueryReactions",
     ),
     op("POST", "/api/v2/chat/threads", "QueryThreads"),
     op("GET", "/api/v2/chat/threads/{message_id}", "GetThread"),

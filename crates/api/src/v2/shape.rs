@@ -302,6 +302,7 @@ fn child(parent: Kind, key: &str) -> Option<Kind> {
         return matches!(key, "channels" | "threads" | "channel_type").then_some(Kind::Plain);
     }
     let kind = match key {
+        "counts_by_user" => Kind::Unread,
         "user" | "users" | "created_by" | "pinned_by" | "banned_by" | "target" | "target_user"
         | "mentioned_users" | "watchers" | "blocked_user" | "own_user" | "me" | "truncated_by"
         | "reviewed_by" | "unbanned_by" => Kind::User,
@@ -384,7 +385,7 @@ fn for_objects(value: &mut Value, many: bool, each: &mut dyn FnMut(&mut Map<Stri
 fn is_map_of_objects(key: &str) -> bool {
     matches!(
         key,
-        "users" | "channel_configs" | "channel_types" | "reaction_groups"
+        "users" | "channel_configs" | "channel_types" | "reaction_groups" | "counts_by_user"
     )
 }
 
@@ -424,6 +425,10 @@ fn response_object(object: &mut Map<String, Value>, kind: Kind) {
     }
     if fields.is_some() {
         out.insert("custom".into(), Value::Object(custom));
+    }
+    if kind == Kind::User {
+        // Required in v2's user models; the root layout writes it only when a user set it.
+        out.entry("invisible").or_insert(Value::Bool(false));
     }
     *object = out;
 }
@@ -501,7 +506,7 @@ mod tests {
             translated(body, Kind::Plain),
             json!({
                 "user": {"id": "u", "name": "Ann", "role": "user", "custom": {"team": "blue"},
-                         "created_at": 1_733_927_400_123_456_000_i64},
+                         "created_at": 1_733_927_400_123_456_000_i64, "invisible": false},
                 "duration": "1.00ms"
             })
         );
@@ -566,7 +571,7 @@ mod tests {
         assert!(thread["thread_participants"][0]["last_read_at"].is_i64());
         assert_eq!(
             thread["parent_message"]["thread_participants"][0],
-            json!({"id": "a", "custom": {}})
+            json!({"id": "a", "custom": {}, "invisible": false})
         );
         // A custom field named like a time stays text: custom data is never interpreted.
         assert_eq!(
@@ -589,6 +594,19 @@ mod tests {
             out["threads"][0],
             json!({"parent_message_id": "p", "unread_count": 2})
         );
+    }
+
+    #[test]
+    fn batched_unread_counts_are_unread_counters_by_user() {
+        let body = json!({"counts_by_user": {"a": {"total_unread_count": 1,
+            "channels": [{"channel_id": "messaging:x", "unread_count": 1, "last_read": "2024-01-01T00:00:00Z"}],
+            "threads": []}}});
+        let out = translated(body, Kind::Plain);
+        assert_eq!(
+            out["counts_by_user"]["a"]["channels"][0],
+            json!({"channel_id": "messaging:x", "unread_count": 1, "last_read": 1_704_067_200_000_000_000_i64})
+        );
+        assert!(out["counts_by_user"]["a"].get("custom").is_none());
     }
 
     #[test]
