@@ -52,6 +52,16 @@ pub struct Common {
     /// Clients set up (connect + watch) or setup requests made at the same time.
     #[arg(long, default_value_t = 200)]
     pub setup_concurrency: usize,
+    /// Run eddy as a cluster on this PostgreSQL (a fresh schema) and NATS (`--nats`), with
+    /// `--nodes` nodes and clients spread over them (W3, W7).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Nodes of the cluster.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// NATS of the cluster.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    pub nats: String,
 }
 
 /// Outcome of a workload: whether it passed its rule (loss, duplicates, errors).

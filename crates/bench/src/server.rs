@@ -72,6 +72,16 @@ impl Server {
     /// Like [`Server::start`]; with `data_dir`, `eddy serve` uses that (already seeded) data dir,
     /// which is left in place on drop (the caller owns it).
     pub async fn start_on(common: &Common, kind: Kind, data_dir: Option<&Path>) -> Result<Server> {
+        Server::start_with(common, kind, data_dir, &[]).await
+    }
+
+    /// Like [`Server::start_on`], with extra environment (a database and bus for cluster nodes).
+    async fn start_with(
+        common: &Common,
+        kind: Kind,
+        data_dir: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Server> {
         let binary = match (kind, &common.eddy_bin) {
             (Kind::Floor, _) => std::env::current_exe()?,
             (Kind::Eddy, Some(path)) => path.clone(),
@@ -101,6 +111,7 @@ impl Server {
             Kind::Floor => command.arg("floor-server").stdin(Stdio::piped()),
         };
         let mut child = command
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .env("EDDY_API_KEY", API_KEY)
             .env("EDDY_API_SECRET", API_SECRET)
             // The per-minute budget would otherwise cap the send workloads; the bench measures, it does not police.
@@ -234,5 +245,128 @@ impl Drop for Server {
             }
         }
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The eddy nodes of one run: one embedded node by default; with `--cluster <PostgreSQL URL>`,
+/// `--nodes` nodes sharing a fresh PostgreSQL schema (made with psql, dropped afterwards) and a
+/// NATS subject of their own, as several nodes behind a load balancer.
+pub struct Nodes {
+    /// Dropped (killed) before the schema is dropped.
+    pub servers: Vec<Server>,
+    schema: Option<(String, String)>,
+}
+
+fn psql(base: &str, sql: &str) -> Result<()> {
+    let status = Command::new("psql")
+        .args([base, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .env("PGOPTIONS", "-c client_min_messages=warning")
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("psql failed: {sql}").into())
+    }
+}
+
+impl Nodes {
+    pub async fn start(common: &Common) -> Result<Nodes> {
+        Nodes::start_kind(common, Kind::Eddy).await
+    }
+
+    /// Eddy nodes as [`Nodes::start`] says, or the floor server alone.
+    pub async fn start_kind(common: &Common, kind: Kind) -> Result<Nodes> {
+        let cluster = common.cluster.as_ref().filter(|_| kind == Kind::Eddy);
+        let Some(base) = cluster else {
+            if common.nodes > 1 || common.cluster.is_some() {
+                return Err("--nodes and --cluster are for eddy: the floor runs alone, and more than one node needs --cluster <PostgreSQL URL>".into());
+            }
+            return Ok(Nodes {
+                servers: vec![Server::start(common, kind).await?],
+                schema: None,
+            });
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let schema = format!("eddy_bench_{}_{nanos}", std::process::id());
+        psql(base, &format!("CREATE SCHEMA \"{schema}\""))?;
+        let mut nodes = Nodes {
+            servers: Vec::new(),
+            schema: Some((base.clone(), schema.clone())),
+        };
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let env = vec![
+            (
+                "EDDY_DATABASE_URL".to_owned(),
+                format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+            ),
+            ("EDDY_BUS_URL".to_owned(), common.nats.clone()),
+            (
+                "EDDY_BUS_SUBJECT".to_owned(),
+                format!("eddy.bench.{schema}"),
+            ),
+        ];
+        for _ in 0..common.nodes.max(1) {
+            // One at a time: the first runs the migrations.
+            let server = Server::start_with(common, Kind::Eddy, None, &env).await?;
+            nodes.servers.push(server);
+        }
+        Ok(nodes)
+    }
+
+    pub fn first(&self) -> &Server {
+        &self.servers[0]
+    }
+
+    /// Where clients reach each node.
+    pub fn endpoints(&self) -> Result<Vec<crate::socket::Endpoint>> {
+        self.servers
+            .iter()
+            .map(|server| {
+                Ok(crate::socket::Endpoint {
+                    api: crate::api::Api::new(&server.url)?,
+                    ws_base: server.ws_url(),
+                })
+            })
+            .collect()
+    }
+
+    /// The nodes' CPU and memory, summed.
+    pub fn sample(&self) -> Result<ProcSample> {
+        let mut total = ProcSample {
+            cpu_seconds: 0.0,
+            rss_kib: 0,
+            hwm_kib: 0,
+        };
+        for server in &self.servers {
+            let sample = server.sample()?;
+            total.cpu_seconds += sample.cpu_seconds;
+            total.rss_kib += sample.rss_kib;
+            total.hwm_kib += sample.hwm_kib;
+        }
+        Ok(total)
+    }
+
+    /// Warning and error lines the nodes logged.
+    pub fn log_tail(&self, count: usize) -> Vec<String> {
+        self.servers
+            .iter()
+            .flat_map(|s| s.log_tail(count))
+            .collect()
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        self.servers.clear();
+        if let Some((base, schema)) = &self.schema {
+            if let Err(error) = psql(base, &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")) {
+                eprintln!("could not drop {schema}: {error}");
+            }
+        }
     }
 }

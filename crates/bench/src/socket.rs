@@ -26,12 +26,20 @@ pub struct ClientSpec {
     pub user: String,
     pub kind: &'static str,
     pub channel: String,
+    /// Index of the node (in `Shared::nodes`) the client connects to.
+    pub node: usize,
+}
+
+/// One node as clients reach it.
+pub struct Endpoint {
+    pub api: Api,
+    pub ws_base: String,
 }
 
 /// What the clients share with the workload driver.
 pub struct Shared {
-    pub api: Api,
-    pub ws_base: String,
+    /// The nodes; clients spread over them, setup requests go to the first.
+    pub nodes: Vec<Endpoint>,
     /// Bounds concurrent setups (connect + watch) so connect storms do not fail.
     pub setup_gate: Semaphore,
     /// First deliveries of bench messages, summed over all clients.
@@ -86,12 +94,13 @@ struct Probe {
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects `user`, waits for the first `health.check`, returns the socket and its connection id.
-pub async fn connect(shared: &Shared, user: &str, token: &str) -> Result<(Socket, String)> {
+/// Connects `user` to a node, waits for the first `health.check`, returns the socket and its
+/// connection id.
+pub async fn connect(node: &Endpoint, user: &str, token: &str) -> Result<(Socket, String)> {
     let payload = json!({ "user_id": user, "user_details": { "id": user } });
     let url = format!(
         "{}/connect?json={}&api_key={API_KEY}&authorization={token}&stream-auth-type=jwt",
-        shared.ws_base,
+        node.ws_base,
         urlencode(&payload.to_string())
     );
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
@@ -121,12 +130,16 @@ pub async fn connect(shared: &Shared, user: &str, token: &str) -> Result<(Socket
 async fn setup(shared: &Shared, spec: &ClientSpec, report: &mut ClientReport) -> Result<Socket> {
     let token = user_token(&spec.user)?;
     let started = Instant::now();
-    let (socket, connection_id) = connect(shared, &spec.user, &token).await?;
+    let node = shared
+        .nodes
+        .get(spec.node % shared.nodes.len().max(1))
+        .ok_or("no node to connect to")?;
+    let (socket, connection_id) = connect(node, &spec.user, &token).await?;
     report.connect_us = micros(started);
     if shared.watch {
         let started = Instant::now();
-        shared
-            .api
+        // The watch goes to the node holding the connection.
+        node.api
             .watch(spec.kind, &spec.channel, &token, &connection_id)
             .await?;
         report.watch_us = micros(started);

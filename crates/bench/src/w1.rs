@@ -58,8 +58,10 @@ pub async fn run(args: Args) -> Result<Verdict> {
     let before = server.sample()?;
 
     let shared = Arc::new(Shared {
-        api: api.clone(),
-        ws_base: server.ws_url(),
+        nodes: vec![crate::socket::Endpoint {
+            api: api.clone(),
+            ws_base: server.ws_url(),
+        }],
         setup_gate: Semaphore::new(args.common.setup_concurrency.max(1)),
         delivered: AtomicU64::new(0),
         messages: 0,
@@ -72,6 +74,7 @@ pub async fn run(args: Args) -> Result<Verdict> {
             user: user.clone(),
             kind: "livestream",
             channel: channels[i % channels.len()].clone(),
+            node: 0,
         })
         .collect();
     eprintln!(

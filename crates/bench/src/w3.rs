@@ -2,7 +2,7 @@
 
 use crate::api::{now_ns, payload_text, user_token, Api};
 use crate::report::{round, Block, Latency};
-use crate::server::{own_cpu_seconds, Kind, Server};
+use crate::server::{own_cpu_seconds, Kind, Nodes};
 use crate::socket::{connect, open_fleet, ClientSpec, Shared};
 use crate::{Common, Result, Verdict};
 use futures::SinkExt;
@@ -56,8 +56,8 @@ pub async fn run(args: Args) -> Result<Verdict> {
     }
     let messages = usize::try_from(u64::from(args.rate) * args.duration)?;
     let kind = if args.floor { Kind::Floor } else { Kind::Eddy };
-    let server = Server::start(&args.common, kind).await?;
-    let api = Api::new(&server.url)?;
+    let server = Nodes::start_kind(&args.common, kind).await?;
+    let api = Api::new(&server.first().url)?;
     // u0 sends; u1..=uW watch.
     let users: Vec<String> = (0..=args.watchers).map(|i| format!("u{i}")).collect();
     if !args.floor {
@@ -66,8 +66,7 @@ pub async fn run(args: Args) -> Result<Verdict> {
     }
 
     let shared = Arc::new(Shared {
-        api: api.clone(),
-        ws_base: server.ws_url(),
+        nodes: server.endpoints()?,
         setup_gate: Semaphore::new(args.common.setup_concurrency.max(1)),
         delivered: AtomicU64::new(0),
         messages,
@@ -76,10 +75,12 @@ pub async fn run(args: Args) -> Result<Verdict> {
     let specs = users
         .iter()
         .skip(1)
-        .map(|user| ClientSpec {
+        .enumerate()
+        .map(|(i, user)| ClientSpec {
             user: user.clone(),
             kind: "livestream",
             channel: CHANNEL.into(),
+            node: i,
         })
         .collect();
     eprintln!("w3: opening {} watchers", args.watchers);
@@ -229,6 +230,8 @@ pub async fn run(args: Args) -> Result<Verdict> {
     block
         .field("server", json!(if args.floor { "floor" } else { "eddy" }))
         .field("watchers", json!(watchers))
+        .field("nodes", json!(server.servers.len()))
+        .field("cluster", json!(args.common.cluster.is_some()))
         .field("rate", json!(args.rate))
         .field("messages", json!(messages))
         .field("latency", latency.json())
@@ -306,7 +309,8 @@ async fn send_at_rate(api: &Api, args: &Args, messages: usize) -> Vec<Sent> {
 
 /// The floor's sender: frames shaped like a `message.new` over its own WebSocket, on the same schedule.
 async fn send_over_socket(shared: &Shared, args: &Args, messages: usize) -> Result<Vec<Sent>> {
-    let (mut socket, _) = connect(shared, "u0", &user_token("u0")?).await?;
+    let node = shared.nodes.first().ok_or("no server")?;
+    let (mut socket, _) = connect(node, "u0", &user_token("u0")?).await?;
     let period = Duration::from_secs_f64(1.0 / f64::from(args.rate));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

@@ -2,7 +2,7 @@
 
 use crate::api::{now_ns, payload_text, Api};
 use crate::report::{round, Block, Latency};
-use crate::server::{own_cpu_seconds, Kind, Server};
+use crate::server::{own_cpu_seconds, Nodes};
 use crate::{Common, Result, Verdict};
 use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
@@ -40,8 +40,14 @@ pub async fn run(args: Args) -> Result<Verdict> {
     if args.channels == 0 || args.members == 0 || args.senders == 0 || args.duration == 0 {
         return Err("--channels, --members, --senders and --duration must be at least 1".into());
     }
-    let server = Server::start(&args.common, Kind::Eddy).await?;
-    let api = Api::new(&server.url)?;
+    let server = Nodes::start(&args.common).await?;
+    let api = Api::new(&server.first().url)?;
+    // Senders spread over the nodes, as behind a load balancer.
+    let node_apis = server
+        .servers
+        .iter()
+        .map(|node| Api::new(&node.url))
+        .collect::<Result<Vec<_>>>()?;
     let users: Vec<String> = (0..args.channels * args.members)
         .map(|i| format!("u{i}"))
         .collect();
@@ -71,7 +77,7 @@ pub async fn run(args: Args) -> Result<Verdict> {
     let deadline = started + Duration::from_secs(args.duration);
     let tasks: Vec<_> = (0..args.senders)
         .map(|k| {
-            let api = api.clone();
+            let api = node_apis[k % node_apis.len()].clone();
             let channels = args.channels;
             let senders = args.senders;
             let text_bytes = args.text_bytes;
@@ -146,6 +152,13 @@ pub async fn run(args: Args) -> Result<Verdict> {
                 args.channels, args.members, args.senders, seconds
             ),
         )
+        .line(
+            "nodes",
+            match &args.common.cluster {
+                Some(_) => format!("{} (PostgreSQL + NATS)", server.servers.len()),
+                None => "1 (embedded SQLite, in-process bus)".to_owned(),
+            },
+        )
         .line("persisted sends", format!("{ok} ({rate:.0}/s)"))
         .line("send latency", latency.line())
         .line(
@@ -177,6 +190,8 @@ pub async fn run(args: Args) -> Result<Verdict> {
         .field("channels", json!(args.channels))
         .field("members", json!(args.members))
         .field("senders", json!(args.senders))
+        .field("nodes", json!(server.servers.len()))
+        .field("cluster", json!(args.common.cluster.is_some()))
         .field("seconds", json!(round(seconds)))
         .field("persisted", json!(ok))
         .field("sends_per_s", json!(round(rate)))
