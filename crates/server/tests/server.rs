@@ -18,6 +18,17 @@ struct Server {
     _data: TempDir,
 }
 
+impl Server {
+    /// SIGKILL, as a crash: nothing is flushed or closed. Returns the data dir for a restart.
+    fn crash(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data = std::mem::replace(&mut self._data, TempDir(std::path::PathBuf::new()));
+        drop(self);
+        data
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -41,9 +52,14 @@ fn start() -> Server {
 fn start_with(extra: &[&str]) -> Server {
     let data =
         std::env::temp_dir().join(format!("eddy-itest-{}-{}", std::process::id(), uuid_like()));
+    start_in(TempDir(data), extra)
+}
+
+/// The binary on a given data dir (a restart reuses the dir of a killed server).
+fn start_in(data: TempDir, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
+        .arg(&data.0)
         .args(extra)
         .env("EDDY_API_KEY", KEY)
         .env("EDDY_API_SECRET", SECRET)
@@ -64,7 +80,7 @@ fn start_with(extra: &[&str]) -> Server {
     Server {
         child,
         url,
-        _data: TempDir(data),
+        _data: data,
     }
 }
 
@@ -1542,4 +1558,198 @@ async fn rest_keeps_persisting_while_nats_is_down_and_events_resume_after() {
         !seen.contains(&"before".to_owned()),
         "nothing is delivered twice: {seen:?}"
     );
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_a_sigkill_exactly_once_on_sqlite() {
+    crash_while_sending(&[]).await;
+}
+
+/// A schema of the test's own on the local PostgreSQL (`EDDY_TEST_POSTGRES_URL`), dropped after.
+struct PostgresSchema {
+    base: String,
+    name: String,
+}
+
+impl PostgresSchema {
+    fn psql(base: &str, sql: &str) -> bool {
+        Command::new("psql")
+            .args([base, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            .env("PGOPTIONS", "-c client_min_messages=warning")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// `None` (test skipped) when PostgreSQL cannot be reached.
+    fn create() -> Option<PostgresSchema> {
+        let base = std::env::var("EDDY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("eddy_itest_{}_{}", std::process::id(), uuid_like());
+        if !Self::psql(&base, &format!("CREATE SCHEMA \"{name}\"")) {
+            eprintln!("skipping: cannot create a schema on {base}");
+            return None;
+        }
+        Some(PostgresSchema { base, name })
+    }
+
+    fn url(&self) -> String {
+        let separator = if self.base.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.base, self.name
+        )
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        Self::psql(
+            &self.base,
+            &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name),
+        );
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_a_sigkill_exactly_once_on_postgres() {
+    let Some(schema) = PostgresSchema::create() else {
+        return;
+    };
+    crash_while_sending(&["--database", &schema.url()]).await;
+}
+
+/// Senders post with their own ids, the server is SIGKILLed under them and restarted on the same
+/// storage: every acknowledged message is there exactly once, and retries of unanswered ones
+/// are idempotent.
+async fn crash_while_sending(storage: &[&str]) {
+    const SENDERS: usize = 8;
+    let server = start_with(storage);
+    let users: serde_json::Map<String, Value> = (0..SENDERS)
+        .map(|i| (format!("s{i}"), json!({"id": format!("s{i}")})))
+        .collect();
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(json!({ "users": users })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let members: Vec<String> = (0..SENDERS).map(|i| format!("s{i}")).collect();
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/durable/query",
+        &server_token(),
+        Some(json!({"data": {"created_by_id": "s0", "members": members}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // Senders post with their own message ids until the server dies under them.
+    let url = server.url.clone();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|i| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut acknowledged = Vec::new();
+                let mut unanswered = Vec::new();
+                for n in 0.. {
+                    let id = format!("s{i}-m{n}");
+                    let sent = client
+                        .post(format!(
+                            "{url}/channels/messaging/durable/message?api_key={KEY}"
+                        ))
+                        .header("Authorization", user_token(&format!("s{i}")))
+                        .header("stream-auth-type", "jwt")
+                        .json(&json!({"message": {"id": id, "text": format!("message {n}")}}))
+                        .timeout(Duration::from_secs(5))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(response) if response.status().as_u16() == 201 => acknowledged.push(id),
+                        Ok(response) => panic!("send refused: {}", response.status()),
+                        Err(_) => {
+                            unanswered.push(id);
+                            break;
+                        }
+                    }
+                }
+                (acknowledged, unanswered)
+            })
+        })
+        .collect();
+    let nanos = uuid_like() % 700;
+    tokio::time::sleep(Duration::from_millis(400 + u64::try_from(nanos).unwrap())).await;
+    let data = server.crash();
+    let mut acknowledged = Vec::new();
+    let mut unanswered = Vec::new();
+    for sender in senders {
+        let (acked, lost) = sender.await.unwrap();
+        acknowledged.extend(acked);
+        unanswered.extend(lost);
+    }
+    assert!(
+        acknowledged.len() >= SENDERS,
+        "the senders got going before the crash"
+    );
+
+    let server = start_in(data, storage);
+    // A client that got no answer retries with the same id: stored once either way.
+    for id in &unanswered {
+        let sender = id.split('-').next().unwrap();
+        let (status, answer) = call(
+            &server,
+            reqwest::Method::POST,
+            "/channels/messaging/durable/message",
+            &user_token(sender),
+            Some(json!({"message": {"id": id, "text": "retry"}})),
+        )
+        .await;
+        assert!(
+            status == 201
+                || answer["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("already exists")),
+            "retry of {id}: {status} {answer}"
+        );
+    }
+    // Every acknowledged message is there, exactly once.
+    let mut stored = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = match &before {
+            Some(id) => json!({"state": true, "messages": {"limit": 100, "id_lt": id}}),
+            None => json!({"state": true, "messages": {"limit": 100}}),
+        };
+        let (status, state) = call(
+            &server,
+            reqwest::Method::POST,
+            "/channels/messaging/durable/query",
+            &server_token(),
+            Some(page),
+        )
+        .await;
+        assert_eq!(status, 201, "{state}");
+        let ids: Vec<String> = state["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        if ids.is_empty() {
+            break;
+        }
+        before = ids.first().cloned();
+        stored.extend(ids);
+    }
+    let distinct: std::collections::HashSet<&String> = stored.iter().collect();
+    assert_eq!(distinct.len(), stored.len(), "a message is stored twice");
+    for id in acknowledged.iter().chain(&unanswered) {
+        assert!(distinct.contains(id), "message {id} was lost");
+    }
+    assert_eq!(stored.len(), acknowledged.len() + unanswered.len());
 }
