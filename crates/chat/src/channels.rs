@@ -751,7 +751,11 @@ impl Chat {
         }
         if existing.is_none() {
             let creator = acting.as_ref().ok_or_else(|| {
-                ApiError::input("either data.created_by or data.created_by_id must be provided when using server side auth.").in_operation(OP)
+                crate::users::no_acting_user(
+                    actor,
+                    "either data.created_by or data.created_by_id must be provided when using server side auth.",
+                    OP,
+                )
             })?;
             // The team asked for is checked like the channel's (multi-tenant apps).
             let mut probe_doc = Map::new();

@@ -367,10 +367,11 @@ impl Chat {
             )
             .await?;
         let user = acting.as_ref().ok_or_else(|| {
-            ApiError::input(
+            crate::users::no_acting_user(
+                actor,
                 "message.user or message.user_id is required when using server side auth",
+                OP,
             )
-            .in_operation(OP)
         })?;
         let context = self.channel_context(app, &cid, Some(user), OP).await?;
         let message = self
@@ -398,10 +399,11 @@ impl Chat {
     ) -> ChatResult<Value> {
         const OP: &str = "SendMessage";
         let user = user.ok_or_else(|| {
-            ApiError::input(
+            crate::users::no_acting_user(
+                actor,
                 "message.user or message.user_id is required when using server side auth",
+                OP,
             )
-            .in_operation(OP)
         })?;
         let owner = context.channel.created_by.as_deref() == Some(user.id.as_str());
         self.require(context, actor, Some(user), "create-message", owner, OP)?;

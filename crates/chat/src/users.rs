@@ -53,6 +53,17 @@ fn check_batch(user_ids: &[String], operation: &str) -> ChatResult<()> {
     Ok(())
 }
 
+/// The refusal when an operation has nobody to act as: anonymous users may not do it at all (17);
+/// a server-side call must name the user (4, with `server_hint`).
+pub(crate) fn no_acting_user(actor: &Actor, server_hint: &str, operation: &str) -> ApiError {
+    match actor {
+        Actor::Anonymous => ApiError::not_allowed(format!(
+            "anonymous users are not allowed to perform {operation}"
+        )),
+        _ => ApiError::input(server_hint).in_operation(operation),
+    }
+}
+
 /// Whether the user turned off a privacy setting (`typing_indicators`, `read_receipts`, ...).
 pub(crate) fn privacy_off(user: &User, setting: &str) -> bool {
     user.doc
@@ -189,10 +200,11 @@ impl Chat {
         self.acting_user(app, actor, user_id, user)
             .await?
             .ok_or_else(|| {
-                ApiError::input(
+                no_acting_user(
+                    actor,
                     "either user or user_id must be provided when using server side auth",
+                    operation,
                 )
-                .in_operation(operation)
             })
     }
 

@@ -1753,3 +1753,226 @@ async fn crash_while_sending(storage: &[&str]) {
     }
     assert_eq!(stored.len(), acknowledged.len() + unanswered.len());
 }
+
+/// A token with a chosen header and payload and a literal signature part.
+fn forged_token(header: Value, payload: Value, signature: &str) -> String {
+    use base64::Engine;
+    let encode = |value: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string().as_bytes())
+    };
+    format!("{}.{}.{signature}", encode(&header), encode(&payload))
+}
+
+/// One REST request with the given auth headers (`None` leaves a header out).
+async fn raw_call(
+    server: &Server,
+    method: reqwest::Method,
+    path_and_query: &str,
+    auth_type: Option<&str>,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request =
+        reqwest::Client::new().request(method, format!("{}{path_and_query}", server.url));
+    if let Some(auth_type) = auth_type {
+        request = request.header("stream-auth-type", auth_type);
+    }
+    if let Some(token) = token {
+        request = request.header("Authorization", token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json body"))
+}
+
+#[tokio::test]
+async fn auth_attack_matrix() {
+    let server = start();
+    let now = chrono::Utc::now().timestamp();
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/users",
+        &server_token(),
+        Some(json!({"users": {"alice": {"id": "alice"}}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/fort/query",
+        &server_token(),
+        Some(json!({"data": {"created_by_id": "alice", "members": ["alice"]}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let good = user_token("alice");
+    let (head, rest) = good.split_once('.').unwrap();
+    let signature = rest.split_once('.').unwrap().1;
+    let tampered = format!(
+        "{head}.{}.{signature}",
+        forged_token(json!({}), json!({"user_id": "admin"}), "")
+            .split('.')
+            .nth(1)
+            .unwrap()
+    );
+    let read = format!("/channels/messaging/fort/query?api_key={KEY}");
+    // (attack, path, stream-auth-type, Authorization, expected status, expected code)
+    type Attack<'a> = (&'a str, String, Option<&'a str>, Option<String>, u16, i64);
+    let attacks: Vec<Attack> = vec![
+        // Not an HS256 token at all: malformed (5), never accepted.
+        (
+            "alg none",
+            read.clone(),
+            Some("jwt"),
+            Some(forged_token(
+                json!({"alg": "none", "typ": "JWT"}),
+                json!({"user_id": "alice"}),
+                "",
+            )),
+            401,
+            5,
+        ),
+        (
+            "another app's secret",
+            read.clone(),
+            Some("jwt"),
+            Some(token(
+                json!({"user_id": "alice"}),
+                "another-apps-secret-0123456789abcdef",
+            )),
+            401,
+            43,
+        ),
+        (
+            "tampered payload",
+            read.clone(),
+            Some("jwt"),
+            Some(tampered),
+            401,
+            43,
+        ),
+        (
+            "expired",
+            read.clone(),
+            Some("jwt"),
+            Some(token(json!({"user_id": "alice", "exp": now - 60}), SECRET)),
+            401,
+            40,
+        ),
+        (
+            "not valid yet (nbf)",
+            read.clone(),
+            Some("jwt"),
+            Some(token(
+                json!({"user_id": "alice", "nbf": now + 3600}),
+                SECRET,
+            )),
+            401,
+            41,
+        ),
+        (
+            "issued in the future (iat)",
+            read.clone(),
+            Some("jwt"),
+            Some(token(
+                json!({"user_id": "alice", "iat": now + 3600}),
+                SECRET,
+            )),
+            401,
+            42,
+        ),
+        ("no token", read.clone(), Some("jwt"), None, 401, 5),
+        (
+            "garbage token",
+            read.clone(),
+            Some("jwt"),
+            Some("not.a.jwt".into()),
+            401,
+            5,
+        ),
+        (
+            "user token on a server-only endpoint",
+            format!("/channeltypes?api_key={KEY}"),
+            Some("jwt"),
+            Some(good.clone()),
+            403,
+            17,
+        ),
+        (
+            "missing api_key",
+            "/channels/messaging/fort/query".into(),
+            Some("jwt"),
+            Some(good.clone()),
+            401,
+            2,
+        ),
+        (
+            "unknown api_key",
+            "/channels/messaging/fort/query?api_key=nope".into(),
+            Some("jwt"),
+            Some(good.clone()),
+            401,
+            2,
+        ),
+        (
+            "anonymous user writing",
+            format!("/channels/messaging/fort/message?api_key={KEY}"),
+            Some("anonymous"),
+            None,
+            403,
+            17,
+        ),
+    ];
+    for (name, path, auth_type, attack_token, status, code) in attacks {
+        let body = if path.contains("/message?") {
+            json!({"message": {"text": "let me in"}})
+        } else {
+            json!({"state": true})
+        };
+        let (got_status, answer) = raw_call(
+            &server,
+            reqwest::Method::POST,
+            &path,
+            auth_type,
+            attack_token.as_deref(),
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            (got_status, answer["code"].as_i64()),
+            (status, Some(code)),
+            "{name}: {answer}"
+        );
+    }
+    // Naming another user in the body changes nothing for an anonymous caller.
+    let (status, answer) = raw_call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/channels/messaging/fort/message?api_key={KEY}"),
+        Some("anonymous"),
+        None,
+        Some(json!({"message": {"text": "as alice", "user_id": "alice"}})),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (403, Some(17)),
+        "{answer}"
+    );
+    // The genuine token still works.
+    let (status, answer) = raw_call(
+        &server,
+        reqwest::Method::POST,
+        &read,
+        Some("jwt"),
+        Some(&good),
+        Some(json!({"state": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+}
