@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api)
+        .merge(crate::video::router())
         .merge(crate::v2::routes(root))
         .fallback(unknown_route)
         .layer(axum::middleware::map_response(
