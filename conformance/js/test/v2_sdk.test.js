@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StreamClient } from '@stream-io/node-sdk';
-import { useEddy, uniqueId } from '../harness.js';
+import { useEddy, uniqueId, apiError } from '../harness.js';
 
 const eddy = useEddy();
 let cached;
@@ -28,15 +28,6 @@ async function channel(ids, custom = {}) {
     data: { created_by_id: ids[0], members: ids.map((user_id) => ({ user_id })), custom },
   });
   return { ch, state };
-}
-
-async function apiError(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected the request to fail');
 }
 
 async function settled(taskId) {

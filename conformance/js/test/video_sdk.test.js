@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { StreamClient } from '@stream-io/node-sdk';
 import { StreamVideoClient } from '@stream-io/video-client';
-import { useEddy, uniqueId } from '../harness.js';
+import { useEddy, uniqueId, apiError } from '../harness.js';
 
 const eddy = useEddy();
 let cached;
@@ -51,15 +51,6 @@ function nextEvent(client, type, match = () => true, ms = 5000) {
       resolve(event);
     });
   });
-}
-
-async function apiError(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected the request to fail');
 }
 
 test('a member receives call.created and call.ring over the coordinator WebSocket', async () => {
