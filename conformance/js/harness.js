@@ -521,3 +521,13 @@ export function uniqueId(prefix) {
 }
 
 export { StreamChat };
+
+/** The error a request fails with; fails the test if it succeeds. */
+export async function apiError(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the request to fail');
+}

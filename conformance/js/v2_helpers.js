@@ -41,12 +41,4 @@ export function v2Helpers(eddy) {
 /** A Date (as the SDK decodes integer nanoseconds) within two minutes of now. */
 export const recent = (date) => date instanceof Date && Math.abs(Date.now() - date.getTime()) < 120_000;
 
-/** The error a request fails with; fails the test when it succeeds. */
-export async function apiError(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
+export { apiError } from './harness.js';

@@ -9,6 +9,7 @@ mod roles;
 mod routes;
 mod socket;
 pub mod v2;
+mod video;
 
 pub use rate_limit::RateLimiter;
 pub use routes::router;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub chat: Chat,
+    pub video: eddy_video::Video,
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     pub rate_limiter: Arc<RateLimiter>,
     pub longpoll: Arc<longpoll::LongPollSessions>,

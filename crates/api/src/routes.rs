@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(crate::metrics::metrics))
         .merge(api)
+        .merge(crate::video::router())
         .merge(crate::v2::routes(root))
         .fallback(unknown_route)
         .layer(axum::middleware::map_response(

@@ -37,4 +37,8 @@ pub struct ServeConfig {
     /// Requests per minute allowed per app, endpoint and platform on this node.
     #[arg(long, env = "EDDY_RATE_LIMIT_PER_MINUTE", default_value_t = 60_000)]
     pub rate_limit_per_minute: u32,
+    /// Base URL of the media server (SFU) that video `join` sends clients to, e.g.
+    /// `http://127.0.0.1:3031`; without it `join` answers that no media server is configured.
+    #[arg(long, env = "EDDY_SFU_URL")]
+    pub sfu_url: Option<String>,
 }

@@ -169,10 +169,17 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         tokio::spawn(eddy_realtime::run_cluster_reports(hub.clone(), bus.clone()));
     }
     let ready = Arc::new(AtomicBool::new(false));
+    let mut video = eddy_video::Video::new(store.clone(), bus.clone(), hub.clone());
+    video.sfu = config.sfu_url.as_ref().map(|url| eddy_video::Sfu {
+        url: url.trim_end_matches('/').to_owned(),
+        edge_name: "eddy-sfu".into(),
+    });
+    video.ingress_host = config.listen.ip().to_string();
     let mut chat = Chat::new(store, bus, hub);
     chat.keep_events();
     let state = AppState {
         chat,
+        video,
         ready: ready.clone(),
         rate_limiter: Arc::new(eddy_api::RateLimiter::new(config.rate_limit_per_minute)),
         longpoll: Arc::default(),

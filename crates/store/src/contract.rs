@@ -391,6 +391,81 @@ pub trait BulkStore: Send + Sync {
     async fn import(&self, app: AppId, batch: &ImportBatch) -> StoreResult<()>;
 }
 
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// The app's stored call types (custom ones, and built-ins once updated), by name.
+    async fn call_types(&self, app: AppId) -> StoreResult<Vec<CallTypeRecord>>;
+    /// Stores a call type; with `create`, `Conflict` if the name is taken, otherwise it replaces
+    /// the stored one (keeping its `created_at`) or inserts it.
+    async fn put_call_type(
+        &self,
+        app: AppId,
+        record: &CallTypeRecord,
+        create: bool,
+    ) -> StoreResult<CallTypeRecord>;
+    /// Deletes a stored call type; `NotFound` if there is none.
+    async fn delete_call_type(&self, app: AppId, name: &str) -> StoreResult<()>;
+    /// Creates the call with its members unless a live call has this cid (a soft-deleted one is
+    /// replaced by the new call, its members dropped). Returns the call and whether it was created.
+    async fn create_call(
+        &self,
+        app: AppId,
+        call: &Call,
+        members: &[CallMember],
+    ) -> StoreResult<(Call, bool)>;
+    /// A call that is not deleted.
+    async fn call(&self, app: AppId, cid: &str) -> StoreResult<Option<Call>>;
+    /// Replaces the call's mutable fields (`team`, `backstage`, `doc`, times) if its stored version
+    /// is still `call.version` (else `Conflict`), and bumps the version.
+    async fn update_call(&self, app: AppId, call: &Call) -> StoreResult<Call>;
+    /// Soft delete sets `deleted_at`; hard delete removes the call and its members.
+    async fn delete_call(
+        &self,
+        app: AppId,
+        cid: &str,
+        hard: bool,
+        now: Timestamp,
+    ) -> StoreResult<Call>;
+    /// Calls that are not deleted matching a filter over [`crate::schemas::CALLS`]; newest first by default.
+    async fn query_calls(&self, app: AppId, query: &ListQuery) -> StoreResult<Vec<Call>>;
+    /// The first `limit` members (by `created_at`, then `user_id`) of each call, in one round trip.
+    async fn call_members(
+        &self,
+        app: AppId,
+        cids: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<CallMember>>;
+    /// These users' member rows of one call (unknown ids skipped).
+    async fn call_members_by_user(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<CallMember>>;
+    /// Adds or updates members (an update keeps `created_at`) and recounts `member_count`;
+    /// returns each stored member in input order with whether it was added.
+    async fn upsert_call_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        members: &[CallMember],
+    ) -> StoreResult<Vec<(CallMember, bool)>>;
+    /// Removes members and recounts `member_count`; returns the removed ones.
+    async fn remove_call_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<CallMember>>;
+    /// Members of one call matching a filter over [`crate::schemas::CALL_MEMBERS`].
+    async fn query_call_members(
+        &self,
+        app: AppId,
+        cid: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Vec<CallMember>>;
+}
+
 /// Every aggregate of the contract; callers hold `Arc<dyn Store>` and never see the backend.
 pub trait Store:
     AppStore
@@ -404,6 +479,7 @@ pub trait Store:
     + BlockStore
     + BlocklistStore
     + BulkStore
+    + CallStore
 {
 }
 
@@ -418,7 +494,8 @@ impl<
             + ModerationStore
             + BlockStore
             + BlocklistStore
-            + BulkStore,
+            + BulkStore
+            + CallStore,
     > Store for T
 {
 }

@@ -301,3 +301,45 @@ pub struct Blocklist {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
+
+/// A video call type as stored: settings, grants, notification settings and external storage in `doc`.
+/// Built-in types exist without a row until they are first updated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallTypeRecord {
+    pub name: String,
+    pub doc: Document,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A video call. Typed columns are the ones queries filter and sort on; the rest lives in `doc`
+/// (custom data, effective settings, blocked users, session, per-user permission overrides).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub cid: String,
+    pub kind: String,
+    pub id: String,
+    pub created_by: String,
+    pub team: Option<String>,
+    pub backstage: bool,
+    pub doc: Document,
+    pub member_count: i64,
+    /// Bumped by every update; an update naming a stale version is refused with `Conflict`.
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub starts_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// A call member: the user's call role and custom data (`doc.custom`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallMember {
+    pub cid: String,
+    pub user_id: String,
+    pub role: String,
+    pub doc: Document,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

@@ -726,3 +726,113 @@ pub const THREAD_SORT: &[(&str, SqlTarget)] = &[
     ("active_participant_count", THREAD_PARTICIPANT_COUNT),
     ("parent_message_id", SqlTarget::Column("id")),
 ];
+
+/// Video calls (QueryCalls), aliased `c`; `custom.<key>` reads the call's custom data.
+pub const CALLS: Schema = Schema {
+    alias: "c",
+    document: "doc",
+    fields: &[
+        field("id", FieldKind::Text, TEXT, SqlTarget::Column("id")),
+        field("cid", FieldKind::Text, ORDERED, SqlTarget::Column("cid")),
+        field("type", FieldKind::Text, ORDERED, SqlTarget::Column("type")),
+        field("team", FieldKind::Text, ORDERED, SqlTarget::Column("team")),
+        field(
+            "created_by_user_id",
+            FieldKind::Text,
+            ORDERED,
+            SqlTarget::Column("created_by"),
+        ),
+        field(
+            "backstage",
+            FieldKind::Bool,
+            FLAG,
+            SqlTarget::Column("backstage"),
+        ),
+        field(
+            "members",
+            FieldKind::TextList,
+            &[Op::In, Op::Eq, Op::Nin],
+            SqlTarget::Membership {
+                key: "c.cid",
+                subquery: "SELECT cm.cid FROM call_members cm WHERE cm.app_id = {app} AND cm.user_id IN ({values})",
+                count_column: "c.member_count",
+            },
+        ),
+        field("ongoing", FieldKind::Bool, FLAG, ONGOING),
+        field(
+            "created_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("created_at"),
+        ),
+        field(
+            "updated_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("updated_at"),
+        ),
+        field(
+            "starts_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("starts_at"),
+        ),
+        field(
+            "ended_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("ended_at"),
+        ),
+    ],
+    custom_fields: true,
+};
+
+/// A session has started and not ended (sessions start on the media server's first join).
+const ONGOING: SqlTarget = SqlTarget::Expr {
+    sqlite: "(json_extract(c.doc, '$.session.started_at') IS NOT NULL AND json_extract(c.doc, '$.session.ended_at') IS NULL AND c.ended_at IS NULL)",
+    postgres: "(c.doc #>> '{session,started_at}' IS NOT NULL AND c.doc #>> '{session,ended_at}' IS NULL AND c.ended_at IS NULL)",
+};
+
+pub const CALL_SORT: &[(&str, SqlTarget)] = &[
+    ("starts_at", SqlTarget::Column("starts_at")),
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+    ("ended_at", SqlTarget::Column("ended_at")),
+    ("type", SqlTarget::Column("type")),
+    ("id", SqlTarget::Column("id")),
+    ("cid", SqlTarget::Column("cid")),
+];
+
+/// Members of one video call (QueryCallMembers), aliased `m`; `custom.<key>` reads their custom data.
+pub const CALL_MEMBERS: Schema = Schema {
+    alias: "m",
+    document: "doc",
+    fields: &[
+        field(
+            "user_id",
+            FieldKind::Text,
+            TEXT,
+            SqlTarget::Column("user_id"),
+        ),
+        field("role", FieldKind::Text, ORDERED, SqlTarget::Column("role")),
+        field(
+            "created_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("created_at"),
+        ),
+        field(
+            "updated_at",
+            FieldKind::Time,
+            ORDERED,
+            SqlTarget::Column("updated_at"),
+        ),
+    ],
+    custom_fields: true,
+};
+
+pub const CALL_MEMBER_SORT: &[(&str, SqlTarget)] = &[
+    ("user_id", SqlTarget::Column("user_id")),
+    ("created_at", SqlTarget::Column("created_at")),
+    ("updated_at", SqlTarget::Column("updated_at")),
+];

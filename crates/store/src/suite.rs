@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
-use crate::Store;
+use crate::{Store, StoreError};
 use chrono::{Duration, Utc};
 use eddy_query::{parse_filter, parse_sort};
 use serde_json::{json, Map};
@@ -1760,6 +1760,313 @@ async fn blocklists_are_limited_updated_and_detached_on_delete(store: &dyn Store
         .unwrap();
 }
 
+async fn calls_members_and_call_types_round_trip(store: &dyn Store) {
+    let app = store
+        .ensure_app("key-calls", "s", "calls")
+        .await
+        .unwrap()
+        .id;
+    let other_app = store
+        .ensure_app("key-calls2", "s", "calls2")
+        .await
+        .unwrap()
+        .id;
+    // Stored times have microsecond precision.
+    let now = crate::encoding::parse_ts(&crate::encoding::ts(&Utc::now())).unwrap();
+    // Call types: create once, replace keeps created_at, delete once.
+    let kind = CallTypeRecord {
+        name: "town_hall".into(),
+        doc: json!({"grants": {"user": ["join-call"]}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.put_call_type(app, &kind, true).await.unwrap();
+    assert!(matches!(
+        store.put_call_type(app, &kind, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let later = CallTypeRecord {
+        doc: json!({"grants": {"user": []}}).as_object().unwrap().clone(),
+        created_at: now + Duration::seconds(9),
+        updated_at: now + Duration::seconds(9),
+        ..kind.clone()
+    };
+    let replaced = store.put_call_type(app, &later, false).await.unwrap();
+    assert_eq!(replaced.created_at, kind.created_at);
+    assert_eq!(replaced.doc["grants"], json!({"user": []}));
+    assert_eq!(store.call_types(app).await.unwrap().len(), 1);
+    assert!(store.call_types(other_app).await.unwrap().is_empty());
+    store.delete_call_type(app, "town_hall").await.unwrap();
+    assert_eq!(
+        store.delete_call_type(app, "town_hall").await,
+        Err(StoreError::NotFound)
+    );
+
+    let call = |id: &str, seconds: i64, color: &str| Call {
+        cid: format!("default:{id}"),
+        kind: "default".into(),
+        id: id.into(),
+        created_by: "alice".into(),
+        team: None,
+        backstage: false,
+        doc: json!({"custom": {"color": color}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        member_count: 0,
+        version: 0,
+        created_at: now + Duration::seconds(seconds),
+        updated_at: now + Duration::seconds(seconds),
+        starts_at: None,
+        ended_at: None,
+        deleted_at: None,
+    };
+    let member = |cid: &str, user: &str, role: &str, seconds: i64| CallMember {
+        cid: cid.into(),
+        user_id: user.into(),
+        role: role.into(),
+        doc: Map::new(),
+        created_at: now + Duration::seconds(seconds),
+        updated_at: now + Duration::seconds(seconds),
+    };
+    let (first, created) = store
+        .create_call(
+            app,
+            &call("c1", 0, "red"),
+            &[
+                member("default:c1", "john", "call_member", 1),
+                member("default:c1", "jack", "admin", 1),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(first.member_count, 2);
+    let (again, created) = store
+        .create_call(app, &call("c1", 5, "blue"), &[])
+        .await
+        .unwrap();
+    assert!(!created, "an existing call is returned unchanged");
+    assert_eq!(again.doc["custom"]["color"], "red");
+    store
+        .create_call(
+            app,
+            &call("c2", 1, "blue"),
+            &[member("default:c2", "john", "call_member", 2)],
+        )
+        .await
+        .unwrap();
+    store
+        .create_call(other_app, &call("c3", 2, "red"), &[])
+        .await
+        .unwrap();
+
+    // Members: first per call sorted by created_at then user_id; upsert reports added vs updated.
+    let firsts = store
+        .call_members(app, &["default:c1".into(), "default:c2".into()], 1)
+        .await
+        .unwrap();
+    let ids: Vec<_> = firsts
+        .iter()
+        .map(|m| (m.cid.as_str(), m.user_id.as_str()))
+        .collect();
+    assert_eq!(ids, [("default:c1", "jack"), ("default:c2", "john")]);
+    let upserted = store
+        .upsert_call_members(
+            app,
+            "default:c1",
+            &[
+                member("default:c1", "jane", "host", 3),
+                member("default:c1", "john", "admin", 3),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        upserted
+            .iter()
+            .map(|(m, added)| (m.user_id.as_str(), *added))
+            .collect::<Vec<_>>(),
+        [("jane", true), ("john", false)]
+    );
+    assert_eq!(
+        upserted[1].0.created_at,
+        now + Duration::seconds(1),
+        "an update keeps created_at"
+    );
+    let parse = |filter: serde_json::Value,
+                 sort: serde_json::Value,
+                 limit: i64,
+                 offset: i64,
+                 schema: &eddy_query::Schema,
+                 fields: &[&str]| ListQuery {
+        filter: parse_filter(&filter, schema).unwrap(),
+        sort: parse_sort(Some(&sort), fields, false).unwrap(),
+        limit,
+        offset,
+    };
+    let members_query = |filter, sort, limit, offset| {
+        parse(
+            filter,
+            sort,
+            limit,
+            offset,
+            &crate::schemas::CALL_MEMBERS,
+            &["user_id", "created_at"],
+        )
+    };
+    let page = store
+        .query_call_members(
+            app,
+            "default:c1",
+            &members_query(
+                json!({}),
+                json!([{"field": "user_id", "direction": 1}]),
+                2,
+                0,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.user_id.as_str()).collect::<Vec<_>>(),
+        ["jack", "jane"]
+    );
+    let admins = store
+        .query_call_members(
+            app,
+            "default:c1",
+            &members_query(json!({"role": {"$eq": "admin"}}), json!([]), 10, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        admins
+            .iter()
+            .map(|m| m.user_id.as_str())
+            .collect::<Vec<_>>(),
+        ["jack", "john"]
+    );
+    let removed = store
+        .remove_call_members(app, "default:c1", &["jane".into(), "nobody".into()])
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        store
+            .call(app, "default:c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .member_count,
+        2
+    );
+    assert_eq!(
+        store
+            .call_members_by_user(app, "default:c1", &["john".into(), "jane".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Queries: custom data, members, sort; other apps never show.
+    let calls_query = |filter| {
+        parse(
+            filter,
+            json!([{"field": "created_at", "direction": 1}]),
+            10,
+            0,
+            &crate::schemas::CALLS,
+            &["created_at"],
+        )
+    };
+    let cids = |calls: Vec<Call>| calls.into_iter().map(|c| c.cid).collect::<Vec<_>>();
+    assert_eq!(
+        cids(
+            store
+                .query_calls(app, &calls_query(json!({})))
+                .await
+                .unwrap()
+        ),
+        ["default:c1", "default:c2"]
+    );
+    assert_eq!(
+        cids(
+            store
+                .query_calls(app, &calls_query(json!({"custom.color": "blue"})))
+                .await
+                .unwrap()
+        ),
+        ["default:c2"]
+    );
+    assert_eq!(
+        cids(
+            store
+                .query_calls(app, &calls_query(json!({"members": {"$in": ["jack"]}})))
+                .await
+                .unwrap()
+        ),
+        ["default:c1"]
+    );
+    assert_eq!(
+        cids(
+            store
+                .query_calls(
+                    app,
+                    &calls_query(json!({"ongoing": false, "backstage": false}))
+                )
+                .await
+                .unwrap()
+        )
+        .len(),
+        2
+    );
+
+    // Updates are versioned.
+    let mut current = store.call(app, "default:c2").await.unwrap().unwrap();
+    current.backstage = true;
+    current.ended_at = Some(now);
+    let updated = store.update_call(app, &current).await.unwrap();
+    assert_eq!(updated.version, current.version + 1);
+    assert!(updated.backstage);
+    assert!(matches!(
+        store.update_call(app, &current).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Soft delete hides the call; creating the id again makes a fresh call; hard delete purges.
+    store
+        .delete_call(app, "default:c1", false, now)
+        .await
+        .unwrap();
+    assert!(store.call(app, "default:c1").await.unwrap().is_none());
+    assert_eq!(
+        store.delete_call(app, "default:c1", false, now).await,
+        Err(StoreError::NotFound)
+    );
+    let (fresh, created) = store
+        .create_call(app, &call("c1", 9, "green"), &[])
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(fresh.member_count, 0);
+    assert_eq!(fresh.doc["custom"]["color"], "green");
+    store
+        .delete_call(app, "default:c1", true, now)
+        .await
+        .unwrap();
+    assert!(store.call(app, "default:c1").await.unwrap().is_none());
+    assert!(store
+        .call_members(app, &["default:c1".into()], 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_store_suite() {
     let store = sqlite().await;
@@ -1780,6 +2087,7 @@ async fn sqlite_passes_the_store_suite() {
     blocklists_are_limited_updated_and_detached_on_delete(&store).await;
     imports_recompute_counts_and_are_idempotent(&store).await;
     batched_pages_match_single_channel_pages(&store).await;
+    calls_members_and_call_types_round_trip(&store).await;
 }
 
 #[tokio::test]
@@ -1802,6 +2110,7 @@ async fn postgres_passes_the_store_suite() {
         blocklists_are_limited_updated_and_detached_on_delete(store).await;
         imports_recompute_counts_and_are_idempotent(store).await;
         batched_pages_match_single_channel_pages(store).await;
+        calls_members_and_call_types_round_trip(store).await;
     })
     .await;
 }

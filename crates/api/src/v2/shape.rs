@@ -22,6 +22,8 @@ pub enum Kind {
     Event,
     Thread,
     ThreadParticipant,
+    /// A video answer: custom data is already under `custom`; every nested object is walked for times.
+    Video,
 }
 
 const USER_FIELDS: &[&str] = &[
@@ -290,6 +292,7 @@ impl Kind {
             Kind::Event => Some(EVENT_FIELDS),
             Kind::Thread => Some(THREAD_FIELDS),
             Kind::ThreadParticipant => Some(THREAD_PARTICIPANT_FIELDS),
+            Kind::Video => None,
         }
     }
 }
@@ -298,6 +301,15 @@ impl Kind {
 /// they are (scalars, custom data, filters, counters keyed by user-chosen names).
 /// A key may hold one object, a list of them, or a map from ids to them.
 fn child(parent: Kind, key: &str) -> Option<Kind> {
+    if parent == Kind::Video {
+        return match key {
+            "custom" | "grants" | "capabilities_by_role" | "filter_conditions" => None,
+            "user" | "users" | "created_by" | "blocked_by_user" | "kicked_by_user" | "me" => {
+                Some(Kind::User)
+            }
+            _ => Some(Kind::Video),
+        };
+    }
     if parent == Kind::Unread {
         return matches!(key, "channels" | "threads" | "channel_type").then_some(Kind::Plain);
     }
@@ -414,7 +426,8 @@ fn response_object(object: &mut Map<String, Value>, kind: Kind) {
         if value.is_null() {
             continue;
         }
-        if let Some(inner) = child(kind, &key) {
+        let nested = value.is_object() || value.is_array();
+        if let Some(inner) = child(kind, &key).filter(|_| nested) {
             for_objects(&mut value, is_map_of_objects(&key), &mut |o| {
                 response_object(o, inner)
             });

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: one pool, concurrent writers made safe by row locks and `ON CONFLICT`; same semantics as SQLite.
 
 mod blocks;
+mod calls;
 mod channels;
 mod import;
 mod messages;

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: WAL mode, one writer connection (writes queue instead of contending), a reader pool.
 
 mod blocks;
+mod calls;
 mod import;
 mod moderation;
 mod rows;

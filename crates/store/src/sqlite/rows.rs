@@ -193,3 +193,42 @@ pub fn blocklist_from_row(row: &SqliteRow) -> StoreResult<Blocklist> {
         updated_at: time(row, "updated_at")?,
     })
 }
+
+pub fn call_type_from_row(row: &SqliteRow) -> StoreResult<CallTypeRecord> {
+    Ok(CallTypeRecord {
+        name: column(row, "name")?,
+        doc: document(row, "doc")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub fn call_from_row(row: &SqliteRow) -> StoreResult<Call> {
+    Ok(Call {
+        cid: column(row, "cid")?,
+        kind: column(row, "type")?,
+        id: column(row, "id")?,
+        created_by: column(row, "created_by")?,
+        team: column(row, "team")?,
+        backstage: column(row, "backstage")?,
+        doc: document(row, "doc")?,
+        member_count: column(row, "member_count")?,
+        version: column(row, "version")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        starts_at: optional_time(row, "starts_at")?,
+        ended_at: optional_time(row, "ended_at")?,
+        deleted_at: optional_time(row, "deleted_at")?,
+    })
+}
+
+pub fn call_member_from_row(row: &SqliteRow) -> StoreResult<CallMember> {
+    Ok(CallMember {
+        cid: column(row, "cid")?,
+        user_id: column(row, "user_id")?,
+        role: column(row, "role")?,
+        doc: document(row, "doc")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
