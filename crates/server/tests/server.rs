@@ -2188,3 +2188,65 @@ async fn join_needs_a_media_server_and_returns_credentials_with_one() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_postgres_restart_costs_no_acknowledged_write_and_needs_no_node_restart() {
+    let Some(schema) = PostgresSchema::create() else {
+        return;
+    };
+    // The node's connections carry a name of their own, so the test can cut exactly them, as a
+    // PostgreSQL restart would.
+    let application = schema.name.clone();
+    let url = format!("{}&application_name={application}", schema.url());
+    let server = start_with(&["--database", &url]);
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/restart/query",
+        &server_token(),
+        Some(json!({"data": {"created_by_id": "alice", "members": ["alice"]}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let send = |id: &'static str| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                reqwest::Method::POST,
+                "/channels/messaging/restart/message",
+                &user_token("alice"),
+                Some(json!({"message": {"id": id, "text": id}})),
+            )
+            .await
+        }
+    };
+    assert_eq!(send("before-restart").await.0, 201);
+    assert!(PostgresSchema::psql(
+        &schema.base,
+        &format!(
+            "DO $$ BEGIN IF (SELECT count(*) FROM pg_stat_activity WHERE application_name = '{application}') = 0 \
+             THEN RAISE EXCEPTION 'the node has no connections to cut'; END IF; END $$; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{application}'"
+        )
+    ), "the node's connections were cut");
+    // Every pooled connection is gone; the next requests are served on new ones.
+    let (status, answer) = send("after-restart").await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, state) = call(
+        &server,
+        reqwest::Method::POST,
+        "/channels/messaging/restart/query",
+        &server_token(),
+        Some(json!({"state": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{state}");
+    let ids: Vec<&str> = state["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["before-restart", "after-restart"]);
+}
