@@ -1,6 +1,6 @@
 """The v2 layout with Stream's v2 Python SDK: operations served in the second pass (GetChannel,
-QueryReactions, UnreadCountsBatch, RestoreUsers, SendUserCustomEvent, commands) and what is still
-refused with code 4."""
+QueryReactions, UnreadCountsBatch, RestoreUsers, SendUserCustomEvent, commands), the last pass
+(GetPinnedMessages, GetRateLimits, SearchRoles) and what is still refused with code 4."""
 
 from datetime import datetime
 
@@ -151,7 +151,91 @@ def test_commands_are_the_built_ins(stream):
     assert (error.status_code, error.code) == (400, 4)
 
 
-def test_pinned_messages_are_not_supported(stream):
-    channel, _, _ = v2_channel(stream)
-    error = error_of(stream.chat.get_pinned_messages, "messaging", channel.channel_id)
+def pin(stream, message_id: str, user_id: str, pinned: bool = True):
+    return stream.chat.update_message_partial(message_id, set={"pinned": pinned}, user_id=user_id).data.message
+
+
+def test_pinned_messages_newest_pin_first_with_pages_and_bounds(stream, stream_as):
+    channel, (a, b), _ = v2_channel(stream)
+    sent = [
+        channel.send_message(MessageRequest(text=f"m{i}", user_id=a, custom={"n": i})).data.message
+        for i in range(4)
+    ]
+    # Pinned in an order unlike the send order: the list follows the pin times.
+    pins = {i: pin(stream, sent[i].id, b) for i in (2, 0, 3)}
+    listed = stream.chat.get_pinned_messages("messaging", channel.channel_id).data.messages
+    assert [m.id for m in listed] == [sent[3].id, sent[0].id, sent[2].id]
+    assert all(m.pinned and m.pinned_by.id == b and recent(m.pinned_at) for m in listed)
+    assert [m.custom for m in listed] == [{"n": 3}, {"n": 0}, {"n": 2}]
+    ids = lambda **kw: [  # noqa: E731
+        m.id for m in stream.chat.get_pinned_messages("messaging", channel.channel_id, **kw).data.messages
+    ]
+    assert ids(limit=2) == [sent[3].id, sent[0].id]
+    assert ids(limit=1, offset=1) == [sent[0].id]
+    assert ids(sort=[SortParamRequest(field="pinned_at", direction=1)]) == [sent[2].id, sent[0].id, sent[3].id]
+    assert ids(pinned_at_before=pins[0].pinned_at) == [sent[2].id]
+    assert ids(pinned_at_after_or_equal=pins[0].pinned_at) == [sent[3].id, sent[0].id]
+    assert ids(id_lt=sent[3].id) == [sent[0].id, sent[2].id]
+    # Unpinning and deleting take messages off the list.
+    pin(stream, sent[3].id, b, pinned=False)
+    stream.chat.delete_message(sent[2].id)
+    assert ids() == [sent[0].id]
+    # Members may read them; a user who may not read the channel is refused.
+    assert [m.id for m in stream_as(a).chat.get_pinned_messages("messaging", channel.channel_id).data.messages] == [
+        sent[0].id
+    ]
+    error = error_of(stream_as(v2_user(stream)).chat.get_pinned_messages, "messaging", channel.channel_id)
+    assert (error.status_code, error.code) == (403, 17)
+    error = error_of(stream.chat.get_pinned_messages, "messaging", channel.channel_id, id_around=sent[0].id)
     assert (error.status_code, error.code) == (400, 4)
+
+
+def test_rate_limits_report_windows_without_using_them(stream, stream_as):
+    first = stream.get_rate_limits().data
+    for platform in (first.server_side, first.android, first.ios, first.web):
+        assert platform and {"GetRateLimits", "GetApp", "SendMessage"} <= set(platform)
+    # This call counted against the server-side window; the android one is untouched.
+    own = first.server_side["GetRateLimits"]
+    assert own.limit > own.remaining
+    assert first.android["GetRateLimits"].limit == first.android["GetRateLimits"].remaining
+    assert 0 < own.reset - int(datetime.now().timestamp()) <= 61
+    # Operations sharing a route share its window.
+    assert first.server_side["GetChannel"] == first.server_side["UpdateChannel"]
+
+    chosen = stream.get_rate_limits(server_side=True, endpoints="GetApp,GetRateLimits").data
+    assert (chosen.android, chosen.ios, chosen.web) == (None, None, None)
+    assert set(chosen.server_side) == {"GetApp", "GetRateLimits"}
+    before = chosen.server_side["GetApp"]
+    stream.get_app()
+    after = stream.get_rate_limits(server_side=True, endpoints="GetApp").data.server_side["GetApp"]
+    if after.reset == before.reset:  # same one-minute window
+        assert after.remaining == before.remaining - 1
+    only_web = stream.get_rate_limits(web=True, ios=True).data
+    assert (only_web.server_side, only_web.android) == (None, None)
+    assert only_web.web and only_web.ios
+
+    error = error_of(stream_as(v2_user(stream)).get_rate_limits)
+    assert (error.status_code, error.code) == (403, 17)
+
+
+def test_search_roles_by_name_prefix(stream, stream_as):
+    custom = f"mod_{uid('r').split('-')[1][:12]}"
+    stream.create_role(name=custom)
+    try:
+        names = lambda **kw: [r.name for r in stream.search_roles(**kw).data.roles]  # noqa: E731
+        assert names(query="channel_") == ["channel_member", "channel_moderator"]
+        assert names(query="CHANNEL_M", limit=1) == ["channel_member"]
+        assert names(query="channel_", name_gt="channel_member") == ["channel_moderator"]
+        assert names(query="mod") == sorted(["moderator", custom])
+        # Custom roles are both user- and channel-assignable; built-ins are one or the other.
+        assert names(query="mod", role_type="channel") == [custom]
+        assert names(query="channel", role_type="user") == []
+        assert names(query="nothing-starts-like-this") == []
+        role = stream.search_roles(query=custom).data.roles[0]
+        assert (role.name, role.custom) == (custom, True)
+        assert [r.name for r in stream_as(v2_user(stream)).search_roles(query="adm").data.roles] == ["admin"]
+        for kwargs in ({"query": "a", "limit": 26}, {"query": "a", "role_type": "team"}):
+            error = error_of(stream.search_roles, **kwargs)
+            assert (error.status_code, error.code) == (400, 4)
+    finally:
+        stream.delete_role(custom)

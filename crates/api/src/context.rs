@@ -196,3 +196,19 @@ where
 pub fn json_param(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
+
+/// Reads a list query value as a JSON array: JS sends a JSON array; stream-py joins its items with
+/// commas, each percent-encoded (JSON text for objects), so a single object arrives encoded.
+pub fn list_param(text: &str) -> Value {
+    match json_param(text) {
+        Value::Array(items) => Value::Array(items),
+        Value::Object(item) => Value::Array(vec![Value::Object(item)]),
+        _ => Value::Array(
+            text.split(',')
+                .map(|item| {
+                    json_param(&percent_encoding::percent_decode_str(item).decode_utf8_lossy())
+                })
+                .collect(),
+        ),
+    }
+}

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/roles", get(list_roles).post(create_role))
+        .route("/roles/search", get(search_roles))
         .route("/roles/{name}", axum::routing::delete(delete_role))
         .route(
             "/permissions",
@@ -51,6 +52,30 @@ struct CreateRole {
 async fn list_roles(State(state): State<AppState>, context: RequestContext) -> Outcome {
     context.require_server("ListRoles")?;
     let result = state.chat.list_roles(&context.app).await;
+    reply(&context, StatusCode::OK, result)
+}
+
+/// Users may search too: Stream offers it to clients for mention autocomplete.
+async fn search_roles(State(state): State<AppState>, context: RequestContext) -> Outcome {
+    let text = |name: &str| context.param(name).map(str::to_owned);
+    let limit = match context.param("limit").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(limit)) => Some(limit),
+        Some(Err(_)) => {
+            return Err(context.fail(
+                eddy_protocol::ApiError::input("limit must be an integer")
+                    .in_operation("SearchRoles"),
+            ))
+        }
+    };
+    let request = eddy_chat::requests::SearchRolesRequest {
+        query: text("query"),
+        limit,
+        name_gt: text("name_gt"),
+        role_type: text("role_type"),
+        include_global_roles: context.flag("include_global_roles"),
+    };
+    let result = state.chat.search_roles(&context.app, &request).await;
     reply(&context, StatusCode::OK, result)
 }
 

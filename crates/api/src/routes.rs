@@ -1,6 +1,6 @@
 //! The route table and its handlers, named after Stream's operation ids; each parses, calls one service, replies.
 
-use crate::context::{json_param, RequestContext};
+use crate::context::{json_param, list_param, RequestContext};
 use crate::reply::{ErrorReply, Outcome, Reply};
 use crate::{socket, AppState};
 use axum::body::Bytes;
@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .route("/channels/{type}/{id}/message", post(send_message))
         .route("/channels/{type}/{id}/messages", get(get_many_messages))
         .route(
+            "/channels/{type}/{id}/pinned_messages",
+            get(get_pinned_messages),
+        )
+        .route(
             "/messages/{id}",
             get(get_message)
                 .post(update_message)
@@ -159,6 +163,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(delete_blocklist),
         )
         .route("/tasks/{id}", get(get_task))
+        .route("/rate_limits", get(crate::rate_limit::get_rate_limits))
         .route("/hi", get(hi))
         .route("/connect", get(socket::connect))
         .route("/longpoll", get(crate::longpoll::longpoll))
@@ -806,6 +811,43 @@ async fn get_many_messages(
     let result = state
         .chat
         .get_messages(context.app.id, &context.actor, &kind, &id, &ids)
+        .await;
+    answer(&context, StatusCode::OK, result)
+}
+
+/// The JS SDK sends one `payload` parameter; the v2 SDKs send the same keys as query parameters.
+async fn get_pinned_messages(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((kind, id)): Path<(String, String)>,
+) -> Outcome {
+    let request: PinnedMessagesRequest = if context.param("payload").is_some() {
+        context.payload()?
+    } else {
+        let mut keys = Map::new();
+        for (name, value) in &context.query {
+            let value = match name.as_str() {
+                "sort" => list_param(value),
+                "limit"
+                | "offset"
+                | "pinned_at_after"
+                | "pinned_at_after_or_equal"
+                | "pinned_at_before"
+                | "pinned_at_before_or_equal"
+                | "pinned_at_around" => json_param(value),
+                "id_lt" | "id_lte" | "id_gt" | "id_gte" | "id_around" | "user_id" => {
+                    Value::String(value.clone())
+                }
+                _ => continue,
+            };
+            keys.insert(name.clone(), value);
+        }
+        serde_json::from_value(Value::Object(keys))
+            .map_err(|e| context.fail(ApiError::input(format!("GetPinnedMessages: {e}"))))?
+    };
+    let result = state
+        .chat
+        .get_pinned_messages(context.app.id, &context.actor, &kind, &id, request)
         .await;
     answer(&context, StatusCode::OK, result)
 }

@@ -342,7 +342,7 @@ impl Chat {
                     "assign_roles entries need user_id and channel_role strings, got {entry}"
                 )));
             };
-            let known = matches!(role, "channel_member" | "channel_moderator")
+            let known = crate::roles::CHANNEL_ROLES.contains(&role)
                 || record
                     .as_ref()
                     .is_some_and(|app| crate::roles::is_custom_role(app, role));

@@ -16,6 +16,7 @@ mod devices;
 mod events;
 mod messages;
 mod moderation;
+mod pinned;
 mod presence;
 mod render;
 pub mod requests;

@@ -748,6 +748,22 @@ impl Chat {
         Ok(json!({ "message": rendered }))
     }
 
+    /// The channel's context once `actor` may read it (`read-channel`; the creator counts as owner).
+    pub(crate) async fn readable_channel(
+        &self,
+        app: AppId,
+        actor: &Actor,
+        cid: &str,
+        operation: &'static str,
+    ) -> ChatResult<ChannelContext> {
+        let viewer = actor.user();
+        let context = self.channel_context(app, cid, viewer, operation).await?;
+        let owner =
+            viewer.is_some_and(|u| context.channel.created_by.as_deref() == Some(u.id.as_str()));
+        self.require(&context, actor, viewer, "read-channel", owner, operation)?;
+        Ok(context)
+    }
+
     pub async fn get_messages(
         &self,
         app: AppId,
@@ -759,10 +775,7 @@ impl Chat {
         const OP: &str = "GetManyMessages";
         let cid = parse_cid(kind, id).map_err(|e| e.in_operation(OP))?;
         let viewer = actor.user();
-        let context = self.channel_context(app, &cid, viewer, OP).await?;
-        let owner =
-            viewer.is_some_and(|u| context.channel.created_by.as_deref() == Some(u.id.as_str()));
-        self.require(&context, actor, viewer, "read-channel", owner, OP)?;
+        self.readable_channel(app, actor, &cid, OP).await?;
         let messages: Vec<Message> = self
             .store
             .messages(app, ids)
@@ -931,6 +944,22 @@ impl Chat {
             let expires = set.remove("pin_expires");
             set_pinned(&mut message.doc, pinned, &actor_id, expires.as_ref())
                 .map_err(|e| e.in_operation(OP))?;
+            // The JS SDK's pinMessage always sends `pinned_at` (null unless the caller chose a time).
+            match set.remove("pinned_at") {
+                None | Some(Value::Null) => {}
+                Some(at) if pinned => {
+                    let at = at
+                        .as_str()
+                        .and_then(eddy_protocol::time::parse)
+                        .ok_or_else(|| {
+                            ApiError::input("pinned_at must be a timestamp").in_operation(OP)
+                        })?;
+                    message
+                        .doc
+                        .insert("pinned_at".into(), json!(eddy_protocol::time::format(&at)));
+                }
+                Some(_) => {}
+            }
         }
         if !set.is_empty() || !request.unset.is_empty() {
             self.require(

@@ -88,6 +88,38 @@ pub struct MessagePagination {
     pub created_at_after: Option<String>,
 }
 
+/// `GET /roles/search` (SearchRoles) query parameters.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct SearchRolesRequest {
+    pub query: Option<String>,
+    pub limit: Option<i64>,
+    pub name_gt: Option<String>,
+    pub role_type: Option<String>,
+    pub include_global_roles: bool,
+}
+
+/// `GET /channels/{type}/{id}/pinned_messages`: the JS SDK's `payload` or the same keys as query
+/// parameters. Times are RFC 3339 text or Unix nanoseconds (the v2 SDKs' numbers).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct PinnedMessagesRequest {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub id_lt: Option<String>,
+    pub id_lte: Option<String>,
+    pub id_gt: Option<String>,
+    pub id_gte: Option<String>,
+    pub id_around: Option<String>,
+    pub pinned_at_after: Option<Value>,
+    pub pinned_at_after_or_equal: Option<Value>,
+    pub pinned_at_before: Option<Value>,
+    pub pinned_at_before_or_equal: Option<Value>,
+    pub pinned_at_around: Option<Value>,
+    pub sort: Option<Value>,
+    pub user_id: Option<String>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct Pagination {

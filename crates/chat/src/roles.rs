@@ -18,6 +18,13 @@ pub(crate) const CUSTOM_ROLES_KEY: &str = "custom_roles";
 /// Stream allows this many custom roles per app.
 pub const MAX_CUSTOM_ROLES: usize = 25;
 pub const MAX_ROLE_NAME_LENGTH: usize = 64;
+/// The built-in roles a channel membership can hold (`channel_role`); custom roles can be both.
+pub(crate) const CHANNEL_ROLES: [&str; 2] = ["channel_member", "channel_moderator"];
+/// SearchRoles pages: Stream's default and cap.
+pub const DEFAULT_ROLE_SEARCH_LIMIT: i64 = 10;
+pub const MAX_ROLE_SEARCH_LIMIT: i64 = 25;
+/// Longest SearchRoles `query`.
+const MAX_ROLE_QUERY_LENGTH: usize = 255;
 
 /// The custom roles recorded in an app's settings, in creation order.
 fn custom_roles(settings: &Map<String, Value>) -> Vec<Map<String, Value>> {
@@ -159,6 +166,68 @@ impl Chat {
                 "updated_at": role.get("updated_at").cloned().unwrap_or(Value::Null),
             }));
         }
+        Ok(json!({ "roles": roles }))
+    }
+
+    /// `GET /roles/search`: the roles `list_roles` gives whose name starts with `query` (ignoring
+    /// case), ascending by name after `name_gt`; `role_type` keeps user- or channel-assignable ones
+    /// (custom roles are both), and `global_` roles only with `include_global_roles`.
+    pub async fn search_roles(
+        &self,
+        app: &App,
+        request: &crate::requests::SearchRolesRequest,
+    ) -> ChatResult<Value> {
+        const OP: &str = "SearchRoles";
+        let query = request.query.as_deref().unwrap_or_default().to_lowercase();
+        if query.is_empty() || query.chars().count() > MAX_ROLE_QUERY_LENGTH {
+            return Err(ApiError::input(format!(
+                "query is required and at most {MAX_ROLE_QUERY_LENGTH} characters"
+            ))
+            .in_operation(OP));
+        }
+        let limit = request.limit.unwrap_or(DEFAULT_ROLE_SEARCH_LIMIT);
+        if !(1..=MAX_ROLE_SEARCH_LIMIT).contains(&limit) {
+            return Err(ApiError::input(format!(
+                "limit must be between 1 and {MAX_ROLE_SEARCH_LIMIT}"
+            ))
+            .in_operation(OP));
+        }
+        let channel_side = match request.role_type.as_deref() {
+            None | Some("") => None,
+            Some("user") => Some(false),
+            Some("channel") => Some(true),
+            Some(other) => {
+                return Err(ApiError::input(format!(
+                    "role_type must be user or channel, not {other:?}"
+                ))
+                .in_operation(OP))
+            }
+        };
+        let listed = self.list_roles(app).await?;
+        let mut roles: Vec<Value> = listed
+            .get("roles")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|role| {
+                let name = role.get("name").and_then(Value::as_str).unwrap_or_default();
+                let custom = role.get("custom").and_then(Value::as_bool).unwrap_or(false);
+                let side_matches = match channel_side {
+                    None => true,
+                    Some(channel) => custom || CHANNEL_ROLES.contains(&name) == channel,
+                };
+                name.to_lowercase().starts_with(&query)
+                    && side_matches
+                    && (request.include_global_roles || !name.starts_with("global_"))
+                    && request.name_gt.as_deref().is_none_or(|after| name > after)
+            })
+            .collect();
+        roles.sort_by(|a, b| {
+            let name = |role: &Value| role.get("name").and_then(Value::as_str).map(str::to_owned);
+            name(a).cmp(&name(b))
+        });
+        roles.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(json!({ "roles": roles }))
     }
 

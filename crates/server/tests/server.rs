@@ -1319,7 +1319,7 @@ async fn v2_operations_eddy_lacks_are_code_4_and_errors_keep_their_codes() {
         (reqwest::Method::POST, "/api/v2/polls"),
         (
             reqwest::Method::GET,
-            "/api/v2/chat/channels/messaging/general/pinned_messages",
+            "/api/v2/chat/channels/messaging/general/draft",
         ),
         (reqwest::Method::POST, "/api/v2/moderation/review_queue"),
         (reqwest::Method::GET, "/api/v2/no-such-thing"),

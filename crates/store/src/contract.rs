@@ -200,6 +200,15 @@ pub trait MessageStore: Send + Sync {
         channels: &[(String, Option<Timestamp>)],
         limit: i64,
     ) -> StoreResult<Vec<Message>>;
+    /// The channel's pinned messages (document key `pinned`) whose pin has not expired by `now`,
+    /// deleted ones left out, ordered by `pinned_at` as `page` says.
+    async fn pinned_messages(
+        &self,
+        app: AppId,
+        cid: &str,
+        page: &PinnedPage,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Message>>;
     async fn replies(
         &self,
         app: AppId,

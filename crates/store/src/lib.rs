@@ -8,6 +8,7 @@ mod encoding;
 mod import;
 mod model;
 mod moderation_query;
+mod pinned;
 pub mod postgres;
 pub mod schemas;
 mod search_order;

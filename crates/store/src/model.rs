@@ -139,6 +139,17 @@ pub struct MessagePage {
     pub created_at_after: Option<Timestamp>,
 }
 
+/// Which of a channel's pinned messages to read (`GetPinnedMessages`): newest pin first unless
+/// `ascending`; each bound is a pin time and whether it is inclusive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PinnedPage {
+    pub limit: i64,
+    pub offset: i64,
+    pub ascending: bool,
+    pub pinned_after: Option<(Timestamp, bool)>,
+    pub pinned_before: Option<(Timestamp, bool)>,
+}
+
 /// A parsed user or channel query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {

@@ -328,6 +328,91 @@ async fn message_pages_are_ascending_and_bounded(store: &dyn Store) {
     );
 }
 
+async fn pinned_messages_are_listed_by_pin_time(store: &dyn Store) {
+    let app = store.ensure_app("key-pin", "s", "pin").await.unwrap().id;
+    let cid = "messaging:pins";
+    store
+        .create_channel(app, &channel(cid, "alice"), &[member(cid, "alice")])
+        .await
+        .unwrap();
+    let other = "messaging:other-pins";
+    store
+        .create_channel(app, &channel(other, "alice"), &[member(other, "alice")])
+        .await
+        .unwrap();
+    let base = Utc::now();
+    let pin_at = |seconds: i64| base + Duration::seconds(seconds);
+    // (id, channel, pinned_at offset, pin_expires offset, deleted): created in id order, pinned
+    // in another order so the list must follow pinned_at, not created_at.
+    type Case<'a> = (&'a str, &'a str, Option<i64>, Option<i64>, bool);
+    let cases: [Case; 7] = [
+        ("q0", cid, Some(30), None, false),
+        ("q1", cid, Some(10), None, false),
+        ("q2", cid, None, None, false),
+        ("q3", cid, Some(20), Some(3600), false),
+        ("q4", cid, Some(40), Some(-3600), false),
+        ("q5", cid, Some(50), None, true),
+        ("q6", other, Some(60), None, false),
+    ];
+    for (index, (id, in_cid, pinned, expires, deleted)) in cases.iter().enumerate() {
+        let mut sent = message(id, in_cid, "alice", None, index as i64 * 10);
+        if let Some(offset) = pinned {
+            sent.doc.insert("pinned".into(), json!(true));
+            sent.doc.insert(
+                "pinned_at".into(),
+                json!(crate::encoding::ts(&pin_at(*offset))),
+            );
+            sent.doc.insert(
+                "pin_expires".into(),
+                expires.map_or(serde_json::Value::Null, |e| {
+                    json!(crate::encoding::ts(&pin_at(e)))
+                }),
+            );
+        }
+        store.send_message(app, &sent, true, true).await.unwrap();
+        if *deleted {
+            store
+                .delete_message(app, id, false, Utc::now())
+                .await
+                .unwrap();
+        }
+    }
+    let ids = |messages: Vec<Message>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let page = |limit, offset, ascending| PinnedPage {
+        limit,
+        offset,
+        ascending,
+        ..PinnedPage::default()
+    };
+    let list = |page: PinnedPage| async move {
+        ids(store
+            .pinned_messages(app, cid, &page, Utc::now())
+            .await
+            .unwrap())
+    };
+    // Newest pin first; unpinned, expired, deleted and other channels' pins left out.
+    assert_eq!(list(page(10, 0, false)).await, ["q0", "q3", "q1"]);
+    assert_eq!(list(page(10, 0, true)).await, ["q1", "q3", "q0"]);
+    assert_eq!(list(page(1, 1, false)).await, ["q3"]);
+    let bounded = PinnedPage {
+        pinned_before: Some((pin_at(30), false)),
+        ..page(10, 0, false)
+    };
+    assert_eq!(list(bounded).await, ["q3", "q1"]);
+    let bounded = PinnedPage {
+        pinned_after: Some((pin_at(20), true)),
+        pinned_before: Some((pin_at(30), true)),
+        ..page(10, 0, false)
+    };
+    assert_eq!(list(bounded).await, ["q0", "q3"]);
+    // An expiry that has passed by `now` unpins.
+    let later = store
+        .pinned_messages(app, cid, &page(10, 0, false), pin_at(7200))
+        .await
+        .unwrap();
+    assert_eq!(ids(later), ["q0", "q1"]);
+}
+
 async fn reactions_summarise_and_replace(store: &dyn Store) {
     let app = store.ensure_app("key-r", "s", "r").await.unwrap().id;
     let cid = "messaging:r";
@@ -2074,6 +2159,7 @@ async fn sqlite_passes_the_store_suite() {
     upsert_keeps_created_at(&store).await;
     sending_updates_channel_thread_and_unread(&store).await;
     message_pages_are_ascending_and_bounded(&store).await;
+    pinned_messages_are_listed_by_pin_time(&store).await;
     reactions_summarise_and_replace(&store).await;
     channel_queries_filter_and_sort(&store).await;
     member_driven_channel_queries_match_the_channel_scan(&store).await;
@@ -2098,6 +2184,7 @@ async fn postgres_passes_the_store_suite() {
         upsert_keeps_created_at(store).await;
         sending_updates_channel_thread_and_unread(store).await;
         message_pages_are_ascending_and_bounded(store).await;
+        pinned_messages_are_listed_by_pin_time(store).await;
         reactions_summarise_and_replace(store).await;
         channel_queries_filter_and_sort(store).await;
         member_driven_channel_queries_match_the_channel_scan(store).await;

@@ -86,6 +86,15 @@ fn root_path(path: &str) -> &str {
         .unwrap_or(path)
 }
 
+/// The root route an operation is handed to, as the route table spells it (`{param}` included):
+/// the rate limiter's name for its window.
+pub(crate) fn root_route(operation: &Operation) -> &'static str {
+    match operation.quirk {
+        Quirk::Unban => "/moderation/ban",
+        _ => root_path(operation.path),
+    }
+}
+
 async fn forward(root: Router, operation: &'static Operation, request: Request) -> Response {
     let started = Instant::now();
     let fail = |error: ApiError| ErrorReply::new(error, started).into_response();
@@ -125,7 +134,7 @@ async fn forward(root: Router, operation: &'static Operation, request: Request) 
         Quirk::None | Quirk::Unread | Quirk::Mute => {}
     }
     let path = match operation.quirk {
-        Quirk::Unban => "/moderation/ban".to_owned(),
+        Quirk::Unban => root_route(operation).to_owned(),
         _ => root_path(parts.uri.path()).to_owned(),
     };
     let target = match query {

@@ -49,6 +49,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("GET", "/api/v2/app", "GetApp"),
     op("PATCH", "/api/v2/app", "UpdateApp"),
     op("GET", "/api/v2/tasks/{id}", "GetTask"),
+    op("GET", "/api/v2/rate_limits", "GetRateLimits"),
     // Users
     op("GET", "/api/v2/users", "QueryUsers"),
     op("POST", "/api/v2/users", "UpdateUsers"),
@@ -169,6 +170,11 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v2/chat/channels/{type}/{id}/messages",
         "GetManyMessages",
     ),
+    op(
+        "GET",
+        "/api/v2/chat/channels/{type}/{id}/pinned_messages",
+        "GetPinnedMessages",
+    ),
     op("GET", "/api/v2/chat/messages/{id}", "GetMessage"),
     op("POST", "/api/v2/chat/messages/{id}", "UpdateMessage"),
     op("PUT", "/api/v2/chat/messages/{id}", "UpdateMessagePartial"),
@@ -242,6 +248,7 @@ pub const OPERATIONS: &[Operation] = &[
     // Roles and permissions
     op("GET", "/api/v2/roles", "ListRoles"),
     op("POST", "/api/v2/roles", "CreateRole"),
+    op("GET", "/api/v2/roles/search", "SearchRoles"),
     op("DELETE", "/api/v2/roles/{name}", "DeleteRole"),
     op("GET", "/api/v2/permissions", "ListPermissions"),
     op("POST", "/api/v2/permissions", "CreatePermission"),

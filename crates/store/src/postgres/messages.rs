@@ -313,6 +313,21 @@ impl MessageStore for PostgresStore {
         Ok(messages)
     }
 
+    async fn pinned_messages(
+        &self,
+        app: AppId,
+        cid: &str,
+        page: &PinnedPage,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = crate::pinned::pinned_messages_sql(D, app, cid, page, &now);
+        let rows = bind_all(sqlx::query(&sql.sql), &sql.binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     async fn replies(
         &self,
         app: AppId,

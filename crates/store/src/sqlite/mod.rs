@@ -1239,6 +1239,18 @@ impl MessageStore for SqliteStore {
         Ok(messages)
     }
 
+    async fn pinned_messages(
+        &self,
+        app: AppId,
+        cid: &str,
+        page: &PinnedPage,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = crate::pinned::pinned_messages_sql(Dialect::Sqlite, app, cid, page, &now);
+        let rows = self.read_rendered(&sql).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     async fn replies(
         &self,
         app: AppId,
