@@ -1,7 +1,8 @@
 //! Routes of roles and permissions (`/roles`, `/permissions`): server-side only, like app settings.
 
 use crate::context::RequestContext;
-use crate::reply::{Outcome, Reply};
+use crate::reply::Outcome;
+use crate::routes::answer;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -28,21 +29,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn reply(
-    context: &RequestContext,
-    status: StatusCode,
-    result: Result<impl Into<crate::reply::Body>, eddy_protocol::ApiError>,
-) -> Outcome {
-    match result {
-        Ok(body) => Ok(Reply {
-            status,
-            body: body.into(),
-            started: context.started,
-        }),
-        Err(error) => Err(context.fail(error)),
-    }
-}
-
 #[derive(Deserialize, Default)]
 struct CreateRole {
     #[serde(default)]
@@ -52,7 +38,7 @@ struct CreateRole {
 async fn list_roles(State(state): State<AppState>, context: RequestContext) -> Outcome {
     context.require_server("ListRoles")?;
     let result = state.chat.list_roles(&context.app).await;
-    reply(&context, StatusCode::OK, result)
+    answer(&context, StatusCode::OK, result)
 }
 
 /// Users may search too: Stream offers it to clients for mention autocomplete.
@@ -76,7 +62,7 @@ async fn search_roles(State(state): State<AppState>, context: RequestContext) ->
         include_global_roles: context.flag("include_global_roles"),
     };
     let result = state.chat.search_roles(&context.app, &request).await;
-    reply(&context, StatusCode::OK, result)
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn create_role(
@@ -90,7 +76,7 @@ async fn create_role(
         .chat
         .create_role(&context.app, request.name.as_deref())
         .await;
-    reply(&context, StatusCode::CREATED, result)
+    answer(&context, StatusCode::CREATED, result)
 }
 
 async fn delete_role(
@@ -100,13 +86,13 @@ async fn delete_role(
 ) -> Outcome {
     context.require_server("DeleteRole")?;
     let result = state.chat.delete_role(&context.app, &name).await;
-    reply(&context, StatusCode::OK, result)
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn list_permissions(State(state): State<AppState>, context: RequestContext) -> Outcome {
     context.require_server("ListPermissions")?;
     let result = Ok(state.chat.list_permissions());
-    reply(&context, StatusCode::OK, result)
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn get_permission(
@@ -116,7 +102,7 @@ async fn get_permission(
 ) -> Outcome {
     context.require_server("GetPermission")?;
     let result = state.chat.get_permission(&id);
-    reply(&context, StatusCode::OK, result)
+    answer(&context, StatusCode::OK, result)
 }
 
 async fn create_permission(context: RequestContext) -> Outcome {

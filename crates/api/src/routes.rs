@@ -30,7 +30,7 @@ fn created(context: &RequestContext, body: Value) -> Outcome {
 }
 
 /// Maps a service result to a reply with the given status.
-fn answer(
+pub(crate) fn answer(
     context: &RequestContext,
     status: StatusCode,
     result: Result<impl Into<crate::reply::Body>, ApiError>,

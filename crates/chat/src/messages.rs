@@ -173,19 +173,15 @@ impl Chat {
         // A message taken by another node (or before a restart) counts too: ask the store first,
         // then record here, where one lock settles concurrent sends on this node.
         let now = Utc::now();
-        let since = now - chrono::Duration::from_std(cooldown).unwrap_or_default();
+        let span = chrono::Duration::from_std(cooldown).unwrap_or_default();
+        let since = now - span;
         let previous = self
             .store
             .latest_message_time_by(app, &context.channel.cid, &user.id, &since)
             .await
             .map_err(store_error(operation))?;
         let stored_wait = previous
-            .and_then(|at| {
-                (at + chrono::Duration::from_std(cooldown).ok()?)
-                    .signed_duration_since(now)
-                    .to_std()
-                    .ok()
-            })
+            .and_then(|at| (at + span).signed_duration_since(now).to_std().ok())
             .filter(|wait| !wait.is_zero());
         let checked = match stored_wait {
             Some(wait) => Err(wait),
